@@ -1,0 +1,3 @@
+//! The axia command line.
+
+fn main() {}
