@@ -1,1 +1,5 @@
-//! placeholder
+//! Shared test support: the port contract suites run against every adapter, and helpers for
+//! real services.
+
+pub mod object_store_contract;
+pub mod ohlcv_contract;

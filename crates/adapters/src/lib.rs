@@ -1,1 +1,13 @@
-//! placeholder
+//! axia adapters: the implementations of the domain ports over real technology (local files,
+//! Parquet, in-process caches, Redis, S3, DynamoDB, SQLite, SQS, SNS, market-data sources and
+//! brokers).
+//!
+//! Every adapter keeps its SDK's errors private and maps them to the port's error at the
+//! boundary.
+
+pub mod csv_import;
+pub mod memory;
+pub mod object_store;
+pub mod parquet;
+pub mod sample;
+pub mod synthetic;
