@@ -1,3 +1,71 @@
-//! The axia command line.
+//! The `axia` command: one binary for the collector, the data tools and (later) the order
+//! daemon. `main` only parses arguments, loads configuration, wires adapters and maps errors
+//! to exit codes (0 ok, 1 job failed, 2 usage or configuration error).
 
-fn main() {}
+mod cli;
+mod cmd;
+mod config;
+mod error;
+mod output;
+mod progress;
+mod timearg;
+mod wiring;
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::{Cli, Command, LogFormat};
+use crate::config::Config;
+use crate::error::{CliResult, UsageContext};
+use crate::wiring::App;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.log_format, cli.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(exit_code = e.exit_code(), "{e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn run(cli: Cli) -> CliResult {
+    let config = Config::load(cli.config.as_deref()).usage()?;
+    let app = App::new(config).usage()?;
+    match cli.command {
+        Command::Collect(args) => cmd::collect::run(&app, args).await,
+        Command::Data(command) => cmd::data::run(&app, command).await,
+        Command::Fetch(args) => cmd::fetch::run(&app, args).await,
+    }
+}
+
+fn init_logging(format: Option<LogFormat>, verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = EnvFilter::try_from_env("AXIA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
+    let json = match format {
+        Some(f) => f == LogFormat::Json,
+        None => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).init();
+    } else {
+        builder.with_target(false).init();
+    }
+}

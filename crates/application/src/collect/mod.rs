@@ -168,7 +168,10 @@ impl CollectOhlcvData {
         now: DateTime<Utc>,
     ) -> Result<Option<TimeRange>, RepositoryError> {
         let calendar = MarketCalendar::default_for(&key.symbol);
-        let end = to.unwrap_or_else(|| calendar.align(now, key.timeframe));
+        // Only closed bars: the end is the open of the bar in progress, at `now` or where a
+        // fixed-history source ends.
+        let last_instant = self.source.data_end().map_or(now, |e| e.min(now));
+        let end = to.unwrap_or_else(|| calendar.align(last_instant, key.timeframe));
         let start = match from {
             Some(from) => from,
             None => match self.history.coverage(key).await? {

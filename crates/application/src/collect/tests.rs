@@ -53,6 +53,7 @@ fn collector(
     let mut source = source;
     source.expect_name().return_const("mock".to_owned());
     source.expect_is_synthetic().return_const(false);
+    source.expect_data_end().return_const(None);
     let mut history = history;
     history.expect_name().return_const("history".to_owned());
     CollectOhlcvData::new(Arc::new(source), Arc::new(history), hot, Arc::new(FixedClock::new(now())), config)
@@ -97,6 +98,22 @@ async fn incremental_run_starts_from_the_last_stored_bar(#[case] refetch: u32, #
         .returning(|k, r| Ok(series_in(k, r)));
     let config = CollectConfig { refetch_bars: refetch, ..quick() };
     let report = collector(source, history, vec![], config).run(&request(&["EURUSD"], &[Timeframe::H1]), None).await;
+    assert!(report.is_success(), "{report:?}");
+}
+
+#[tokio::test]
+async fn a_fixed_history_source_bounds_the_range_at_its_end() {
+    let mut history = storing_history();
+    history.expect_coverage().returning(|_| Ok(None));
+    let mut source = MockMarketDataSource::new();
+    // The history ends mid-bar (H4 bars open at 21:00 UTC in summer): that partial bar is not collected.
+    source.expect_data_end().return_const(Some(t(2025, 8, 1, 22)));
+    source
+        .expect_fetch()
+        .withf(|_, r| r.start() == t(2025, 7, 2, 21) && r.end() == t(2025, 8, 1, 21))
+        .times(1)
+        .returning(|k, r| Ok(series_in(k, r)));
+    let report = collector(source, history, vec![], quick()).run(&request(&["EURUSD"], &[Timeframe::H4]), None).await;
     assert!(report.is_success(), "{report:?}");
 }
 

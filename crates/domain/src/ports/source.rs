@@ -3,6 +3,7 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
+use chrono::{DateTime, Utc};
 
 use crate::ports::errors::SourceError;
 use crate::series::{OhlcvSeries, SeriesKey};
@@ -22,6 +23,12 @@ pub trait MarketDataSource: Send + Sync + Debug {
     /// True when the bars are generated, not market data; shown wherever they appear.
     fn is_synthetic(&self) -> bool {
         false
+    }
+
+    /// The open time after which the source has no bars, for sources that serve a fixed history
+    /// (a shipped file, a synthetic market frozen at a date); `None` for live sources.
+    fn data_end(&self) -> Option<DateTime<Utc>> {
+        None
     }
 
     /// Fetches bars.

@@ -1,0 +1,110 @@
+//! `axia collect`: run the collector over symbols × timeframes.
+
+use std::io::IsTerminal;
+use std::sync::Arc;
+
+use axia_application::collect::ProgressFn;
+use axia_application::{CollectConfig, CollectOhlcvData, CollectRequest, TaskOutcome, TaskResult};
+use chrono::TimeDelta;
+
+use crate::cli::CollectArgs;
+use crate::error::{CliError, CliResult, UsageContext};
+use crate::progress;
+use crate::timearg::parse_utc;
+use crate::wiring::{App, symbol, timeframe};
+
+/// Runs the command.
+///
+/// # Errors
+/// Usage errors for bad arguments; [`CliError::Failed`] when any task failed.
+pub async fn run(app: &App, args: CollectArgs) -> CliResult {
+    let cfg = &app.config.collector;
+    let symbols = args.symbols.unwrap_or_else(|| cfg.symbols.clone());
+    let timeframes = args.timeframes.unwrap_or_else(|| cfg.timeframes.clone());
+    let request = CollectRequest {
+        symbols: symbols.iter().map(|s| symbol(s)).collect::<CliResult<_>>()?,
+        timeframes: timeframes.iter().map(|t| timeframe(t)).collect::<CliResult<_>>()?,
+        from: args.from.as_deref().map(parse_utc).transpose().usage()?,
+        to: args.to.as_deref().map(parse_utc).transpose().usage()?,
+    };
+    if let (Some(from), Some(to)) = (request.from, request.to)
+        && to <= from
+    {
+        return Err(anyhow::anyhow!("--to {to} must be after --from {from}")).usage();
+    }
+    let source = app.source(args.source.as_deref().unwrap_or(&cfg.source))?;
+    if source.is_synthetic() {
+        tracing::warn!(source = source.name(), "collecting SYNTHETIC bars (generated, not market prices)");
+    }
+    let config = CollectConfig {
+        concurrency: cfg.concurrency,
+        initial_lookback: TimeDelta::days(i64::from(cfg.lookback_days)),
+        refetch_bars: cfg.refetch_bars,
+        max_retries: cfg.max_retries,
+        ..CollectConfig::default()
+    };
+    let collector = CollectOhlcvData::new(source, app.history.clone(), Vec::new(), app.clock.clone(), config);
+    let bar = progress::bar(request.keys().len() as u64, "collect");
+    let tick = bar.clone();
+    let on_task: ProgressFn = Arc::new(move |r: &TaskResult| {
+        tick.set_message(r.key.to_string());
+        tick.inc(1);
+    });
+    let report = collector.run(&request, Some(on_task)).await;
+    bar.finish_and_clear();
+
+    for task in &report.tasks {
+        log_task(task);
+    }
+    let summary = report.summary_json();
+    tracing::info!(summary = %summary, "collect finished");
+    if args.json || !std::io::stdout().is_terminal() {
+        println!("{summary}");
+    } else {
+        print_human(&report);
+    }
+    if report.is_success() {
+        Ok(())
+    } else {
+        let failed: Vec<String> = report.failures().map(|t| t.key.to_string()).collect();
+        Err(CliError::Failed(anyhow::anyhow!(
+            "{} of {} tasks failed: {}",
+            failed.len(),
+            report.tasks.len(),
+            failed.join(", ")
+        )))
+    }
+}
+
+fn log_task(task: &TaskResult) {
+    match &task.outcome {
+        TaskOutcome::Failed { stage, error, retryable } => {
+            tracing::error!(series = %task.key, stage, retryable, "task failed: {error}");
+        }
+        _ => tracing::debug!(task = %task.to_json(), "task done"),
+    }
+    for d in &task.degraded {
+        tracing::warn!(series = %task.key, "degraded: {d}");
+    }
+}
+
+fn print_human(report: &axia_application::CollectReport) {
+    let label = if report.synthetic { " (SYNTHETIC data, not market prices)" } else { "" };
+    println!("source: {}{label}", report.source);
+    for t in &report.tasks {
+        let what = match &t.outcome {
+            TaskOutcome::Stored { fetched, written, .. } => format!(
+                "{fetched:>6} fetched  {:>6} new  {:>4} updated  {:>6} unchanged",
+                written.inserted, written.updated, written.unchanged
+            ),
+            TaskOutcome::UpToDate => "up to date".to_owned(),
+            TaskOutcome::Failed { stage, error, .. } => format!("FAILED ({stage}): {error}"),
+        };
+        println!("  {:<14} {what}", t.key.to_string());
+    }
+    let c = report.counts();
+    println!(
+        "{} tasks: {} stored, {} up to date, {} failed, {} degraded in {:.2?}",
+        c.tasks, c.stored, c.up_to_date, c.failed, c.degraded, report.elapsed
+    );
+}

@@ -1,0 +1,7 @@
+//! End-to-end tests of the `axia` binary on the embedded defaults: each test runs the real
+//! binary in its own empty directory.
+
+mod bad_input;
+mod collect;
+mod import;
+mod support;
