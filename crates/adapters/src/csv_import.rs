@@ -1,9 +1,15 @@
-//! Bar files: the plain CSV (`timestamp,open,high,low,close,volume`), the common pandas export
-//! (an unnamed index column holding the time, then `Open,High,Low,Close,Volume`) and the
-//! MetaTrader 5 export (tab-separated `<DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD>`).
+//! Bar files into a validated [`OhlcvSeries`]: the plain CSV (`timestamp,open,high,low,close,volume`),
+//! the common pandas export (an unnamed index column holding the time, then
+//! `Open,High,Low,Close,Volume`) and the MetaTrader 5 export (tab-separated
+//! `<DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL> <VOL> <SPREAD>`), detected from the header.
 //!
 //! Import is all or nothing: the first bad row aborts the whole file with an [`ImportError`]
-//! naming the file and the 1-based line (the header is line 1).
+//! naming the file and the 1-based physical line (the header is line 1). Every row goes through
+//! [`Bar::new`], must open a bar of the timeframe on the symbol's calendar, and must come after
+//! the previous row.
+
+mod header;
+mod time;
 
 use std::fmt;
 use std::io::Read;
@@ -11,95 +17,121 @@ use std::path::Path;
 use std::str::FromStr;
 
 use axia_domain::{Bar, BarError, MarketCalendar, OhlcvSeries, SeriesKey, Timeframe};
-use chrono::{DateTime, FixedOffset, NaiveDate, NaiveDateTime, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, Utc};
 use thiserror::Error;
 
-/// File format.
+use self::header::{Columns, TimeColumns};
+
+/// The format of a bar file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum ImportFormat {
-    /// Detect from the header.
+    /// Detect from the header: `<DATE>` means MetaTrader 5, anything else a CSV header.
     #[default]
     Auto,
-    /// Comma-separated with a header (plain or pandas export).
+    /// Comma-separated (or semicolon) with a header: the plain format or the pandas export.
     Csv,
-    /// MetaTrader 5 export.
+    /// The MetaTrader 5 export.
     Mt5,
 }
 
+impl fmt::Display for ImportFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Auto => "auto",
+            Self::Csv => "csv",
+            Self::Mt5 => "mt5",
+        })
+    }
+}
+
 impl FromStr for ImportFormat {
-    type Err = String;
+    type Err = ParseOptionError;
+
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" => Ok(Self::Auto),
             "csv" => Ok(Self::Csv),
-            "mt5" | "metatrader" => Ok(Self::Mt5),
-            other => Err(format!("unknown format {other:?} (expected auto, csv or mt5)")),
+            "mt5" | "metatrader" | "metatrader5" => Ok(Self::Mt5),
+            _ => Err(ParseOptionError { option: "format", value: s.to_owned(), expected: "auto, csv or mt5" }),
         }
     }
 }
 
-/// The time zone of time stamps that carry no offset.
+/// The time zone of time stamps that carry no offset of their own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SourceTz {
     /// UTC.
     #[default]
     Utc,
-    /// The New York close clock (New York local time + 7 h), as many MT5 servers use.
+    /// The New York close clock (New York local time + 7 h, DST-aware), as many MetaTrader
+    /// servers use: 00:00 on that clock is 17:00 in New York.
     NyClose,
     /// A fixed offset from UTC.
     Fixed(FixedOffset),
 }
 
-impl FromStr for SourceTz {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        let lower = t.to_ascii_lowercase();
-        if matches!(lower.as_str(), "utc" | "z" | "gmt") {
-            return Ok(Self::Utc);
+impl fmt::Display for SourceTz {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Utc => f.write_str("UTC"),
+            Self::NyClose => f.write_str("ny-close"),
+            Self::Fixed(offset) => write!(f, "{offset}"),
         }
-        if matches!(lower.as_str(), "ny-close" | "ny_close" | "nyclose") {
-            return Ok(Self::NyClose);
+    }
+}
+
+impl FromStr for SourceTz {
+    type Err = ParseOptionError;
+
+    /// Accepts `UTC` (also `Z`, `GMT`), `ny-close` (also `nyclose`, `ny_close`), and fixed
+    /// offsets such as `+02:00`, `-0500`, `UTC+2`, `GMT-03:30`.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let lower = s.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "utc" | "z" | "gmt" => return Ok(Self::Utc),
+            "ny-close" | "ny_close" | "nyclose" | "new-york-close" => return Ok(Self::NyClose),
+            _ => {}
         }
         let offset = lower.strip_prefix("utc").or_else(|| lower.strip_prefix("gmt")).unwrap_or(&lower);
-        parse_offset(offset).map(Self::Fixed).ok_or_else(|| {
-            format!("unknown time zone {t:?} (expected UTC, ny-close, or an offset like +02:00 or UTC+2)")
+        time::parse_offset(offset).map(Self::Fixed).ok_or_else(|| ParseOptionError {
+            option: "time zone",
+            value: s.to_owned(),
+            expected: "UTC, ny-close (New York + 7 h, the usual MetaTrader server clock), \
+                       or a fixed offset such as +02:00, -0500 or UTC+2",
         })
     }
 }
 
-fn parse_offset(s: &str) -> Option<FixedOffset> {
-    let (sign, rest) = match s.as_bytes().first()? {
-        b'+' => (1, &s[1..]),
-        b'-' => (-1, &s[1..]),
-        _ => return None,
-    };
-    let (h, m) = match rest.split_once(':') {
-        Some((h, m)) => (h.parse::<i32>().ok()?, m.parse::<i32>().ok()?),
-        None if rest.len() == 4 => (rest[..2].parse().ok()?, rest[2..].parse().ok()?),
-        None => (rest.parse().ok()?, 0),
-    };
-    if !(0..=14).contains(&h) || !(0..60).contains(&m) {
-        return None;
-    }
-    FixedOffset::east_opt(sign * (h * 3600 + m * 60))
+/// An unknown [`ImportFormat`] or [`SourceTz`] name.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[error("unknown {option} {value:?} (expected {expected})")]
+pub struct ParseOptionError {
+    /// Which option (`format`, `time zone`).
+    pub option: &'static str,
+    /// The text given.
+    pub value: String,
+    /// What is accepted.
+    pub expected: &'static str,
 }
 
-/// How to read a file.
+/// How to read a bar file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ImportOptions {
-    /// File format.
+    /// The file format.
     pub format: ImportFormat,
-    /// Time zone of times without an offset.
+    /// The time zone of time stamps without an offset.
     pub tz: SourceTz,
 }
 
-/// Why a file was refused; nothing of it is stored.
+/// Why a file was refused; nothing of it is imported.
+///
+/// Displays as `file:line: what` (`data/x.csv:17: high 1.07 is below low 1.08`), or `file: what`
+/// for errors of the whole file.
 #[derive(Debug, Clone, PartialEq, Error)]
 pub struct ImportError {
-    /// The file (as given).
+    /// The file, as given.
     pub file: String,
-    /// 1-based line, when one line is at fault.
+    /// The 1-based physical line at fault (the header is line 1); `None` for the whole file.
     pub line: Option<u64>,
     /// What is wrong.
     pub kind: ImportErrorKind,
@@ -117,13 +149,21 @@ impl fmt::Display for ImportError {
 /// The causes of an [`ImportError`].
 #[derive(Debug, Clone, PartialEq, Error)]
 pub enum ImportErrorKind {
-    /// The file cannot be read.
+    /// The file cannot be opened or read.
     #[error("cannot read the file: {0}")]
     Unreadable(String),
-    /// No header or no rows.
-    #[error("the file is empty (expected a header and at least one bar)")]
+    /// No header, or no bar after it.
+    #[error("the file is empty (expected a header line and at least one bar)")]
     Empty,
-    /// A required column is absent.
+    /// The first line is not a header of a known format.
+    #[error("unknown format: the first line {first_line:?} is not a known header (expected {expected})")]
+    UnknownFormat {
+        /// The first line (shortened).
+        first_line: String,
+        /// What is accepted.
+        expected: &'static str,
+    },
+    /// A required column is absent from the header.
     #[error("no {column} column in the header {header:?} (expected {expected})")]
     MissingColumn {
         /// The missing column.
@@ -133,56 +173,68 @@ pub enum ImportErrorKind {
         /// What is accepted.
         expected: &'static str,
     },
-    /// A row that is not valid CSV or has too few fields.
+    /// A row that is not valid CSV or UTF-8, or lacks a field.
     #[error("malformed row: {0}")]
     Malformed(String),
     /// A field that cannot be read.
     #[error("{column} {value:?}: {detail}")]
     BadField {
-        /// Column.
+        /// The column.
         column: &'static str,
-        /// Text found.
+        /// The text found.
         value: String,
-        /// What was expected.
+        /// What is wrong or expected.
         detail: String,
     },
-    /// Prices that break the bar rules.
-    #[error("{0}")]
+    /// Prices that break the bar rules (NaN, high below low, …).
+    #[error("{}", bar_message(.0))]
     InvalidBar(BarError),
     /// A time that is not the open of a bar of the timeframe.
     #[error("{time} is not the open of a {timeframe} bar on the {calendar:?} calendar{hint}")]
     Misaligned {
-        /// The time (UTC).
+        /// The open time read (UTC).
         time: DateTime<Utc>,
-        /// Series timeframe.
+        /// The series timeframe.
         timeframe: Timeframe,
-        /// Calendar used.
+        /// The calendar of the symbol.
         calendar: MarketCalendar,
-        /// A hint about `--tz`.
+        /// A hint about the time zone option, or empty.
         hint: &'static str,
     },
     /// The same open time twice.
-    #[error("duplicate bar at {time} (first on line {first_line})")]
+    #[error("duplicate bar at {time} (also on line {first_line})")]
     Duplicate {
-        /// The time.
+        /// The open time.
         time: DateTime<Utc>,
-        /// Where it appeared first.
+        /// The line where it appeared first.
         first_line: u64,
     },
-    /// Rows not in ascending time order.
-    #[error("bar at {time} comes after a bar at {previous} (rows must be in ascending time order)")]
+    /// A row older than the row before it.
+    #[error(
+        "bar at {time} comes after the bar at {previous} on line {previous_line} (rows must be in ascending time order)"
+    )]
     OutOfOrder {
-        /// The offending time.
+        /// The open time of the offending row.
         time: DateTime<Utc>,
-        /// The previous row's time.
+        /// The open time of the previous row.
         previous: DateTime<Utc>,
+        /// The line of the previous row.
+        previous_line: u64,
     },
 }
 
-/// Reads and validates a bar file.
+fn bar_message(e: &BarError) -> String {
+    match e {
+        BarError::Inconsistent { detail } => detail.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Reads and validates the bar file at `path` for the series `key`.
 ///
 /// # Errors
-/// [`ImportError`] naming the file and, for a bad row, its line.
+/// [`ImportError`] naming the file and, for a bad row, its line; nothing is returned of a file
+/// with any bad row.
 pub fn read_bars(path: &Path, key: &SeriesKey, options: &ImportOptions) -> Result<OhlcvSeries, ImportError> {
     let name = path.display().to_string();
     let file = std::fs::File::open(path).map_err(|e| ImportError {
@@ -193,55 +245,11 @@ pub fn read_bars(path: &Path, key: &SeriesKey, options: &ImportOptions) -> Resul
     parse_bars(std::io::BufReader::new(file), &name, key, options)
 }
 
-/// Columns found in the header.
-#[derive(Debug, Default)]
-struct Columns {
-    time: Option<usize>,
-    date: Option<usize>,
-    clock: Option<usize>,
-    open: Option<usize>,
-    high: Option<usize>,
-    low: Option<usize>,
-    close: Option<usize>,
-    volume: Option<usize>,
-    real_volume: Option<usize>,
-    spread: Option<usize>,
-}
-
-impl Columns {
-    fn from_header(header: &csv::StringRecord, mt5: bool) -> Self {
-        let mut c = Self::default();
-        for (i, raw) in header.iter().enumerate() {
-            let name = raw.trim().trim_start_matches('\u{feff}').trim_matches(['<', '>']).to_ascii_lowercase();
-            let slot = match name.as_str() {
-                "" if i == 0 => &mut c.time,
-                "timestamp" | "datetime" | "open_time" | "open_time_utc" | "date_time" => &mut c.time,
-                "date" => &mut c.date,
-                "time" => &mut c.clock,
-                "open" => &mut c.open,
-                "high" => &mut c.high,
-                "low" => &mut c.low,
-                "close" => &mut c.close,
-                "tickvol" | "tick_volume" => &mut c.volume,
-                "volume" if !mt5 => &mut c.volume,
-                "vol" | "volume" | "real_volume" => &mut c.real_volume,
-                "spread" => &mut c.spread,
-                _ => continue,
-            };
-            slot.get_or_insert(i);
-        }
-        // A plain file may call its only time column "time" or "date".
-        if c.time.is_none() && !(c.date.is_some() && c.clock.is_some()) {
-            c.time = c.date.or(c.clock);
-        }
-        c
-    }
-}
-
-/// Reads and validates bars from `reader`; `source_name` names it in errors.
+/// Reads and validates bars from `reader` for the series `key`; `source_name` names the input
+/// in errors.
 ///
 /// # Errors
-/// [`ImportError`] naming `source_name` and, for a bad row, its line.
+/// As [`read_bars`].
 pub fn parse_bars(
     mut reader: impl Read,
     source_name: &str,
@@ -249,203 +257,161 @@ pub fn parse_bars(
     options: &ImportOptions,
 ) -> Result<OhlcvSeries, ImportError> {
     let err = |line: Option<u64>, kind| ImportError { file: source_name.to_owned(), line, kind };
-    let mut text = String::new();
-    reader.read_to_string(&mut text).map_err(|e| err(None, ImportErrorKind::Unreadable(e.to_string())))?;
-    let first_line = text.lines().find(|l| !l.trim().is_empty()).ok_or_else(|| err(None, ImportErrorKind::Empty))?;
-    let mt5 = match options.format {
-        ImportFormat::Mt5 => true,
-        ImportFormat::Csv => false,
-        ImportFormat::Auto => first_line.to_ascii_uppercase().contains("<DATE>"),
-    };
-    let delimiter = if first_line.contains('\t') {
-        b'\t'
-    } else if first_line.contains(';') && !first_line.contains(',') {
-        b';'
-    } else {
-        b','
-    };
+    let mut bytes = Vec::new();
+    reader.read_to_end(&mut bytes).map_err(|e| err(None, ImportErrorKind::Unreadable(e.to_string())))?;
+    let first_line = bytes
+        .split(|&b| b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).trim().to_owned())
+        .find(|l| !l.is_empty())
+        .ok_or_else(|| err(None, ImportErrorKind::Empty))?;
+    let (layout, delimiter) = header::detect(&first_line, options.format).map_err(|k| err(None, k))?;
     let mut csv = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .has_headers(false)
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes());
+        .from_reader(bytes.as_slice());
     let mut records = csv.records();
     let header = match records.next() {
         Some(Ok(h)) => h,
         Some(Err(e)) => return Err(err(Some(1), ImportErrorKind::Malformed(e.to_string()))),
         None => return Err(err(None, ImportErrorKind::Empty)),
     };
-    let cols = Columns::from_header(&header, mt5);
-    let header_text = header.iter().collect::<Vec<_>>().join(",");
-    let expected = if mt5 {
-        "<DATE> [<TIME>] <OPEN> <HIGH> <LOW> <CLOSE> <TICKVOL>"
-    } else {
-        "timestamp,open,high,low,close,volume (or the pandas export: ,Open,High,Low,Close,Volume)"
-    };
-    let need = |col: Option<usize>, column: &'static str| {
-        col.ok_or_else(|| {
-            err(Some(1), ImportErrorKind::MissingColumn { column, header: header_text.clone(), expected })
-        })
-    };
-    if cols.time.is_none() && cols.date.is_none() {
-        return Err(err(
-            Some(1),
-            ImportErrorKind::MissingColumn { column: "time", header: header_text.clone(), expected },
-        ));
-    }
-    let (open, high, low, close) =
-        (need(cols.open, "open")?, need(cols.high, "high")?, need(cols.low, "low")?, need(cols.close, "close")?);
-    let volume = need(cols.volume, "volume")?;
+    let cols = header::columns(&header, layout).map_err(|k| err(None, k))?;
+    let rows = Rows { key, calendar: MarketCalendar::default_for(&key.symbol), cols, tz: options.tz };
 
-    let calendar = MarketCalendar::default_for(&key.symbol);
+    let mut lines = LineCounter { bytes: &bytes, pos: 0, line: 1 };
     let mut bars: Vec<Bar> = Vec::new();
-    let mut last_line = 0_u64;
+    let mut previous_line = 0_u64;
     for record in records {
         let record = record.map_err(|e| {
-            let line = e.position().map(csv::Position::line);
+            let line = e.position().map(|p| lines.line_at(p.byte()));
             err(line, ImportErrorKind::Malformed(e.to_string()))
         })?;
-        let line = record.position().map_or(0, csv::Position::line);
+        let line = record.position().map_or(0, |p| lines.line_at(p.byte()));
         if record.iter().all(str::is_empty) {
             continue;
         }
-        let field = |i: usize, column: &'static str| {
-            record.get(i).filter(|v| !v.is_empty()).ok_or_else(|| {
-                err(Some(line), ImportErrorKind::Malformed(format!("no value for {column} (field {})", i + 1)))
-            })
-        };
-        let time_text = match (cols.time, cols.date, cols.clock) {
-            (Some(t), _, _) => field(t, "time")?.to_owned(),
-            (None, Some(d), Some(c)) => format!("{} {}", field(d, "date")?, field(c, "time")?),
-            (None, Some(d), None) => field(d, "date")?.to_owned(),
-            (None, None, _) => unreachable!("checked above"),
-        };
-        let time = parse_time(&time_text, options.tz).map_err(|detail| {
-            err(Some(line), ImportErrorKind::BadField { column: "time", value: time_text.clone(), detail })
-        })?;
-        let price = |i: usize, column: &'static str| -> Result<f64, ImportError> {
-            let v = field(i, column)?;
-            v.parse::<f64>().map_err(|_| {
-                err(
-                    Some(line),
-                    ImportErrorKind::BadField { column, value: v.to_owned(), detail: "not a number".into() },
-                )
-            })
-        };
-        let (o, h, l, c) = (price(open, "open")?, price(high, "high")?, price(low, "low")?, price(close, "close")?);
-        let count = |i: usize, column: &'static str| -> Result<u64, ImportError> {
-            let v = field(i, column)?;
-            parse_count(v)
-                .map_err(|detail| err(Some(line), ImportErrorKind::BadField { column, value: v.to_owned(), detail }))
-        };
-        let vol = count(volume, "volume")?;
-        let real = cols.real_volume.map(|i| count(i, "real volume")).transpose()?.filter(|v| *v > 0);
-        let spread = cols.spread.map(|i| count(i, "spread")).transpose()?.map(|s| u32::try_from(s).unwrap_or(u32::MAX));
-        let bar = Bar::new(time, o, h, l, c, vol)
-            .map_err(|e| err(Some(line), ImportErrorKind::InvalidBar(e)))?
-            .with_spread(spread)
-            .with_real_volume(real);
-        if !calendar.is_aligned(time, key.timeframe) {
-            let hint = if matches!(key.timeframe, Timeframe::H4 | Timeframe::D1 | Timeframe::W1 | Timeframe::MN1)
-                && calendar == MarketCalendar::Fx
-                && options.tz != SourceTz::NyClose
-            {
-                " (FX bars of H4 and above open at 17:00 New York; if the file is in server time, try --tz ny-close)"
-            } else {
-                ""
-            };
-            return Err(err(
-                Some(line),
-                ImportErrorKind::Misaligned { time, timeframe: key.timeframe, calendar, hint },
-            ));
-        }
-        if let Some(prev) = bars.last() {
-            if prev.open_time() == time {
-                return Err(err(Some(line), ImportErrorKind::Duplicate { time, first_line: last_line }));
+        let bar = rows.bar(&record).map_err(|k| err(Some(line), k))?;
+        let time = bar.open_time();
+        if let Some(prev) = bars.last().map(Bar::open_time) {
+            if prev == time {
+                return Err(err(Some(line), ImportErrorKind::Duplicate { time, first_line: previous_line }));
             }
-            if prev.open_time() > time {
-                return Err(err(Some(line), ImportErrorKind::OutOfOrder { time, previous: prev.open_time() }));
+            if prev > time {
+                return Err(err(Some(line), ImportErrorKind::OutOfOrder { time, previous: prev, previous_line }));
             }
         }
         bars.push(bar);
-        last_line = line;
+        previous_line = line;
     }
     if bars.is_empty() {
         return Err(err(None, ImportErrorKind::Empty));
     }
-    OhlcvSeries::with_calendar(key.clone(), calendar, bars)
+    // Every row was checked for order and alignment above, so this cannot fail; map it anyway.
+    OhlcvSeries::with_calendar(key.clone(), rows.calendar, bars)
         .map_err(|e| err(None, ImportErrorKind::Malformed(e.to_string())))
 }
 
-/// Parses a time stamp; an explicit offset wins over `tz`.
-fn parse_time(text: &str, tz: SourceTz) -> Result<DateTime<Utc>, String> {
-    let s = text.trim();
-    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
-        let n: i64 = s.parse().map_err(|_| "epoch out of range".to_owned())?;
-        let t = if n >= 100_000_000_000 { DateTime::from_timestamp_millis(n) } else { DateTime::from_timestamp(n, 0) };
-        return t.ok_or_else(|| "epoch out of range".to_owned());
-    }
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Ok(t.with_timezone(&Utc));
-    }
-    for fmt in ["%Y-%m-%d %H:%M:%S%:z", "%Y-%m-%d %H:%M:%S%z", "%Y-%m-%d %H:%M:%S%.f%:z"] {
-        if let Ok(t) = DateTime::parse_from_str(s, fmt) {
-            return Ok(t.with_timezone(&Utc));
-        }
-    }
-    let naive = [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M:%S%.f",
-        "%Y-%m-%dT%H:%M:%S%.f",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-        "%Y.%m.%d %H:%M:%S",
-        "%Y.%m.%d %H:%M",
-        "%Y/%m/%d %H:%M:%S",
-        "%Y/%m/%d %H:%M",
-    ]
-    .iter()
-    .find_map(|fmt| NaiveDateTime::parse_from_str(s, fmt).ok())
-    .or_else(|| {
-        ["%Y-%m-%d", "%Y.%m.%d", "%Y/%m/%d"]
-            .iter()
-            .find_map(|fmt| NaiveDate::parse_from_str(s, fmt).ok())
-            .and_then(|d| d.and_hms_opt(0, 0, 0))
-    })
-    .ok_or_else(|| {
-        "not a time (expected ISO 8601 such as 2025-01-06T09:00:00Z, 2025.01.06 09:00, or epoch seconds)".to_owned()
-    })?;
-    Ok(match tz {
-        SourceTz::Utc => naive.and_utc(),
-        SourceTz::NyClose => MarketCalendar::Fx.from_local(naive),
-        SourceTz::Fixed(offset) => offset
-            .from_local_datetime(&naive)
-            .single()
-            .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| "not representable in the given offset".to_owned())?,
-    })
+/// Physical line numbers from byte offsets. The csv reader's own line count skips blank
+/// lines, so it cannot name the line an editor shows.
+struct LineCounter<'a> {
+    bytes: &'a [u8],
+    pos: usize,
+    line: u64,
 }
 
-/// A non-negative integer count; `1413.0` is accepted.
-fn parse_count(s: &str) -> Result<u64, String> {
-    if let Ok(n) = s.parse::<u64>() {
-        return Ok(n);
+impl LineCounter<'_> {
+    /// The line of the record starting at `offset` (offsets only grow); a record position may
+    /// point at blank lines before the record, which are skipped.
+    fn line_at(&mut self, offset: u64) -> u64 {
+        let offset = usize::try_from(offset).unwrap_or(usize::MAX).min(self.bytes.len());
+        if offset > self.pos {
+            self.line += self.bytes[self.pos..offset].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.pos = offset;
+        }
+        let blank = self.bytes[self.pos..].iter().take_while(|b| b.is_ascii_whitespace());
+        let skipped = blank.filter(|&&b| b == b'\n').count() as u64;
+        self.line + skipped
     }
-    let f: f64 = s.parse().map_err(|_| "not a number".to_owned())?;
-    if !f.is_finite() {
-        return Err("not a finite number".into());
+}
+
+/// How to turn one row into a bar.
+struct Rows<'a> {
+    key: &'a SeriesKey,
+    calendar: MarketCalendar,
+    cols: Columns,
+    tz: SourceTz,
+}
+
+impl Rows<'_> {
+    fn bar(&self, record: &csv::StringRecord) -> Result<Bar, ImportErrorKind> {
+        let field = |i: usize, column: &'static str| {
+            record.get(i).filter(|v| !v.is_empty()).ok_or_else(|| {
+                ImportErrorKind::Malformed(format!("no value for {column} (field {} is missing or empty)", i + 1))
+            })
+        };
+        let time_text = match self.cols.time {
+            TimeColumns::Single(t) => field(t, "time")?.to_owned(),
+            TimeColumns::DateAndTime { date, time } => format!("{} {}", field(date, "date")?, field(time, "time")?),
+        };
+        let stamp = time::parse_time(&time_text, self.tz).map_err(|detail| ImportErrorKind::BadField {
+            column: "time",
+            value: time_text.clone(),
+            detail,
+        })?;
+        let timeframe = self.key.timeframe;
+        if stamp.date_only && timeframe.is_intraday() {
+            return Err(ImportErrorKind::BadField {
+                column: "time",
+                value: time_text,
+                detail: format!("a date without a time of day is accepted for D1, W1 and MN1 bars, not {timeframe}"),
+            });
+        }
+        let price = |i: usize, column: &'static str| -> Result<f64, ImportErrorKind> {
+            let v = field(i, column)?;
+            v.parse::<f64>().map_err(|_| ImportErrorKind::BadField {
+                column,
+                value: v.to_owned(),
+                detail: "not a number".into(),
+            })
+        };
+        let count = |i: usize, column: &'static str| -> Result<u64, ImportErrorKind> {
+            let v = field(i, column)?;
+            time::parse_count(v).map_err(|detail| ImportErrorKind::BadField { column, value: v.to_owned(), detail })
+        };
+        let c = &self.cols;
+        let (open, high, low, close) =
+            (price(c.open, "open")?, price(c.high, "high")?, price(c.low, "low")?, price(c.close, "close")?);
+        let volume = count(c.volume, "volume")?;
+        let real_volume = c.real_volume.map(|i| count(i, "real volume")).transpose()?.filter(|v| *v > 0);
+        let spread = match c.spread {
+            None => None,
+            Some(i) => {
+                let n = count(i, "spread")?;
+                Some(u32::try_from(n).map_err(|_| ImportErrorKind::BadField {
+                    column: "spread",
+                    value: n.to_string(),
+                    detail: "too large".into(),
+                })?)
+            }
+        };
+        let bar = Bar::new(stamp.at, open, high, low, close, volume)
+            .map_err(ImportErrorKind::InvalidBar)?
+            .with_spread(spread)
+            .with_real_volume(real_volume);
+        if !self.calendar.is_aligned(stamp.at, timeframe) {
+            let ny_close_aligned = !timeframe.is_intraday() || timeframe == Timeframe::H4;
+            let hint = if ny_close_aligned && self.calendar == MarketCalendar::Fx && self.tz != SourceTz::NyClose {
+                " (FX bars of H4 and above open at 17:00 New York; if the file is on the broker's \
+                 New York close clock, import with the time zone ny-close: --tz ny-close)"
+            } else {
+                ""
+            };
+            return Err(ImportErrorKind::Misaligned { time: stamp.at, timeframe, calendar: self.calendar, hint });
+        }
+        Ok(bar)
     }
-    if f < 0.0 {
-        return Err("negative".into());
-    }
-    if f.fract() != 0.0 || f > 1e18 {
-        return Err("not a whole number".into());
-    }
-    // Checked above: finite, non-negative, integral and below 1e18, so the cast is exact.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-    Ok(f as u64)
 }
 
 #[cfg(test)]

@@ -23,16 +23,18 @@ pub(crate) fn merge_into(stored: &mut OhlcvSeries, incoming: &OhlcvSeries) -> Re
 
 /// Removes the bars in `range`; returns how many.
 pub(crate) fn remove_range(stored: &mut OhlcvSeries, range: TimeRange) -> u64 {
-    let before = stored.len();
-    let kept: Vec<_> = stored.bars().iter().filter(|b| !range.contains(b.open_time())).copied().collect();
-    let removed = before - kept.len();
-    if removed > 0 {
-        // Removing bars keeps order and alignment, so the checks cannot fail.
-        if let Ok(s) = OhlcvSeries::with_calendar(stored.key().clone(), stored.calendar(), kept) {
-            *stored = s;
-        }
+    let bars = stored.bars();
+    let from = bars.partition_point(|b| b.open_time() < range.start());
+    let to = bars.partition_point(|b| b.open_time() < range.end()).max(from);
+    if to == from {
+        return 0;
     }
-    removed as u64
+    let kept: Vec<_> = bars[..from].iter().chain(&bars[to..]).copied().collect();
+    // Removing bars keeps order and alignment, so the series checks cannot fail.
+    if let Ok(s) = OhlcvSeries::with_calendar(stored.key().clone(), stored.calendar(), kept) {
+        *stored = s;
+    }
+    (to - from) as u64
 }
 
 /// First, last and count of a non-empty series.
