@@ -3,3 +3,4 @@
 mod memory;
 mod object_store;
 mod parquet;
+mod redis;

@@ -9,5 +9,6 @@ pub mod csv_import;
 pub mod memory;
 pub mod object_store;
 pub mod parquet;
+pub mod redis;
 pub mod sample;
 pub mod synthetic;
