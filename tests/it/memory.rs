@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use axia_adapters::memory::{InMemoryOhlcvRepository, MemoryOhlcvRepository, MemoryTierConfig};
 use axia_domain::ports::OhlcvDataRepository;
-use axia_domain::{Bar, OhlcvSeries, SeriesKey, Symbol, TimeRange, Timeframe};
+use axia_domain::{Bar, OhlcvSeries, SeriesKey, Symbol, Timeframe};
 use chrono::{TimeDelta, TimeZone, Utc};
 
 #[tokio::test]
@@ -32,14 +32,6 @@ fn series(sym: &str, n: i64) -> OhlcvSeries {
     OhlcvSeries::new(key, bars).unwrap()
 }
 
-fn all() -> TimeRange {
-    TimeRange::new(
-        Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
-        Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap(),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn a_hit_returns_the_whole_cached_series() {
     let tier = MemoryOhlcvRepository::new(MemoryTierConfig::default());
@@ -47,7 +39,7 @@ async fn a_hit_returns_the_whole_cached_series() {
     assert_eq!(tier.get_series(s.key()).await, None);
     tier.upsert(&s).await.unwrap();
     assert_eq!(tier.get_series(s.key()).await.as_ref(), Some(&s));
-    assert_eq!(tier.get_range(s.key(), all()).await.unwrap(), s);
+    assert_eq!(tier.get_range(s.key(), axia_tests::ohlcv_contract::all_time()).await.unwrap(), s);
     assert_eq!(tier.entry_count().await, 1);
     let size = tier.weighted_size().await;
     let bars_bytes = 1440 * size_of::<Bar>() as u64;
@@ -63,7 +55,10 @@ async fn entries_expire_after_the_ttl() {
     assert_eq!(tier.entry_count().await, 1);
     tokio::time::sleep(ttl * 3).await;
     assert_eq!(tier.get_series(s.key()).await, None, "expired entry still served");
-    assert!(tier.get_range(s.key(), all()).await.unwrap().is_empty(), "an expired series reads empty");
+    assert!(
+        tier.get_range(s.key(), axia_tests::ohlcv_contract::all_time()).await.unwrap().is_empty(),
+        "an expired series reads empty"
+    );
     assert_eq!(tier.coverage(s.key()).await.unwrap(), None);
     assert!(tier.list_series().await.unwrap().is_empty());
     assert_eq!(tier.entry_count().await, 0);
@@ -89,7 +84,7 @@ async fn the_byte_budget_bounds_what_is_held() {
     let mut readable = 0;
     for sym in symbols {
         let key = SeriesKey::new(Symbol::new(sym).unwrap(), Timeframe::M1);
-        let got = tier.get_range(&key, all()).await.unwrap();
+        let got = tier.get_range(&key, axia_tests::ohlcv_contract::all_time()).await.unwrap();
         assert!(got.is_empty() || got.len() == 1000, "{sym}: evicted series must read empty, not partial");
         readable += usize::from(!got.is_empty());
     }
@@ -102,5 +97,5 @@ async fn a_series_larger_than_the_budget_is_not_held() {
     let s = series("EURUSD", 1440);
     tier.upsert(&s).await.unwrap();
     assert_eq!(tier.entry_count().await, 0);
-    assert!(tier.get_range(s.key(), all()).await.unwrap().is_empty());
+    assert!(tier.get_range(s.key(), axia_tests::ohlcv_contract::all_time()).await.unwrap().is_empty());
 }

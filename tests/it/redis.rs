@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use axia_adapters::redis::{RedisConfig, RedisOhlcvDataRepository, TtlPolicy, UPSERT_CHUNK};
 use axia_domain::ports::{OhlcvDataRepository, RepositoryError, WriteSummary};
-use axia_domain::{Bar, Clock, FixedClock, OhlcvSeries, SeriesKey, Symbol, TimeRange, Timeframe};
+use axia_domain::{Bar, Clock, FixedClock, OhlcvSeries, SeriesKey, Symbol, Timeframe};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 
 fn redis_url() -> String {
@@ -159,14 +159,6 @@ fn m1(start: DateTime<Utc>, n: i64, level: f64) -> OhlcvSeries {
     OhlcvSeries::new(eurusd_m1(), bars).unwrap()
 }
 
-fn all() -> TimeRange {
-    TimeRange::new(
-        Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).unwrap(),
-        Utc.with_ymd_and_hms(2100, 1, 1, 0, 0, 0).unwrap(),
-    )
-    .unwrap()
-}
-
 #[tokio::test]
 async fn redis_passes_the_contract() {
     let ns = Namespace::new();
@@ -190,7 +182,7 @@ async fn redis_upsert_trims_old_bars_and_sets_the_ttl() {
     assert_eq!(raw.int(&["ZCARD", &key]), 60);
     let pttl = raw.int(&["PTTL", &key]);
     assert!(pttl > 0 && pttl <= 25 * 3_600_000, "PTTL {pttl} ms");
-    let back = repo.get_range(&eurusd_m1(), all()).await.unwrap();
+    let back = repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await.unwrap();
     assert_eq!(back.bars(), &s.bars()[60..]);
 
     // Half an hour later one new bar: the 30 stored bars before the new cutoff go.
@@ -233,7 +225,10 @@ async fn redis_two_writes_of_one_open_time_leave_one_member() {
     let w = repo.upsert(&second).await.unwrap();
     assert_eq!((w.inserted, w.updated, w.unchanged), (0, 0, 1));
     assert_eq!(Raw::connect().int(&["ZCARD", &repo.redis_key(&eurusd_m1())]), 1);
-    assert_eq!(repo.get_range(&eurusd_m1(), all()).await.unwrap().bars(), second.bars());
+    assert_eq!(
+        repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await.unwrap().bars(),
+        second.bars()
+    );
 }
 
 #[tokio::test]
@@ -245,7 +240,7 @@ async fn redis_large_writes_are_chunked() {
     let w = repo.upsert(&s).await.unwrap();
     assert_eq!((w.inserted, w.updated, w.unchanged, w.trimmed), (n as u64, 0, 0, 0));
     assert_eq!(Raw::connect().int(&["ZCARD", &repo.redis_key(&eurusd_m1())]), n);
-    assert_eq!(repo.get_range(&eurusd_m1(), all()).await.unwrap(), s);
+    assert_eq!(repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await.unwrap(), s);
     assert_eq!(repo.list_series().await.unwrap(), vec![eurusd_m1()]);
 }
 
@@ -255,7 +250,7 @@ async fn redis_corrupt_members_are_reported_with_the_key() {
     let repo = ns.repo(ns.config(TimeDelta::hours(24)));
     let key = repo.redis_key(&eurusd_m1());
     Raw::connect().int(&["ZADD", &key, "1756814400", "garbage"]);
-    match repo.get_range(&eurusd_m1(), all()).await {
+    match repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await {
         Err(RepositoryError::Corrupt { what, .. }) => assert_eq!(what, key),
         other => panic!("expected Corrupt, got {other:?}"),
     }
@@ -272,9 +267,9 @@ async fn redis_unreachable_is_unavailable_within_a_second() {
     let s = m1(Utc.with_ymd_and_hms(2025, 9, 2, 12, 0, 0).unwrap(), 3, 1.1);
     let started = Instant::now();
     let results = [
-        repo.get_range(&eurusd_m1(), all()).await.map(|_| ()),
+        repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await.map(|_| ()),
         repo.upsert(&s).await.map(|_| ()),
-        repo.delete_range(&eurusd_m1(), all()).await.map(|_| ()),
+        repo.delete_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await.map(|_| ()),
         repo.coverage(&eurusd_m1()).await.map(|_| ()),
         repo.list_series().await.map(|_| ()),
     ];

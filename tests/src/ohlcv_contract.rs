@@ -94,7 +94,8 @@ fn range(start: DateTime<Utc>, end: DateTime<Utc>) -> TimeRange {
 }
 
 /// Far wider than any bar of the suite.
-fn all() -> TimeRange {
+/// A range holding every bar the tests write.
+pub fn all_time() -> TimeRange {
     range(utc(2000, 1, 1, 0), utc(2100, 1, 1, 0))
 }
 
@@ -126,7 +127,7 @@ fn ok<T>(repo: &dyn OhlcvDataRepository, what: &str, key: &SeriesKey, result: Re
 
 /// Removes whatever an earlier (possibly interrupted) run left of `key`.
 async fn reset(repo: &dyn OhlcvDataRepository, key: &SeriesKey) {
-    ok(repo, "delete_range (reset)", key, repo.delete_range(key, all()).await);
+    ok(repo, "delete_range (reset)", key, repo.delete_range(key, all_time()).await);
 }
 
 fn times(series: &OhlcvSeries) -> Vec<DateTime<Utc>> {
@@ -147,11 +148,15 @@ const EMPTY: Names = Names { fx: "XPDXAU", equity: "CTEMPTY" };
 async fn unknown_series_reads_empty(repo: &dyn OhlcvDataRepository, case: Case) {
     let (name, k) = (repo.name(), case.key(UNKNOWN));
     reset(repo, &k).await;
-    let s = ok(repo, "get_range", &k, repo.get_range(&k, all()).await);
+    let s = ok(repo, "get_range", &k, repo.get_range(&k, all_time()).await);
     assert!(s.is_empty(), "{name}: {case}: an unknown series must read empty, got {} bars", s.len());
     assert_eq!(s.key(), &k, "{name}: {case}: the empty series must carry the key asked for");
     assert_eq!(ok(repo, "coverage", &k, repo.coverage(&k).await), None, "{name}: {case}: unknown coverage");
-    assert_eq!(ok(repo, "delete_range", &k, repo.delete_range(&k, all()).await), 0, "{name}: {case}: unknown delete");
+    assert_eq!(
+        ok(repo, "delete_range", &k, repo.delete_range(&k, all_time()).await),
+        0,
+        "{name}: {case}: unknown delete"
+    );
     let listed = ok(repo, "list_series", &k, repo.list_series().await);
     assert!(!listed.contains(&k), "{name}: {case}: list_series names a series never written");
 }
@@ -166,7 +171,7 @@ async fn upsert_then_read_exactly(repo: &dyn OhlcvDataRepository, case: Case) {
         (s.len() as u64, 0, 0),
         "{name}: {case}: a first write inserts every bar"
     );
-    let back = ok(repo, "get_range", &k, repo.get_range(&k, all()).await);
+    let back = ok(repo, "get_range", &k, repo.get_range(&k, all_time()).await);
     assert_eq!(back.key(), &k, "{name}: {case}: read back the wrong series");
     assert_eq!(back.bars(), s.bars(), "{name}: {case}: read back differs from what was written");
     let span = s.span().expect("non-empty");
@@ -215,7 +220,7 @@ async fn upsert_is_idempotent(repo: &dyn OhlcvDataRepository, case: Case) {
         "{name}: {case}: writing the same bars again changes nothing"
     );
     assert!(again.is_noop(), "{name}: {case}: the second write is a no-op");
-    let back = ok(repo, "get_range", &k, repo.get_range(&k, all()).await);
+    let back = ok(repo, "get_range", &k, repo.get_range(&k, all_time()).await);
     assert_eq!(back.bars(), s.bars(), "{name}: {case}: contents after the second write");
 }
 
@@ -236,7 +241,7 @@ async fn newer_write_wins_and_never_two_bars_per_time(repo: &dyn OhlcvDataReposi
         (2, 3, 1),
         "{name}: {case}: overlapping write: 2 new, 3 replaced, 1 identical"
     );
-    let got = ok(repo, "get_range", &k, repo.get_range(&k, all()).await);
+    let got = ok(repo, "get_range", &k, repo.get_range(&k, all_time()).await);
     let mut want = old.bars()[..n - 3].to_vec();
     want.extend_from_slice(&replacement.bars()[n - 3..]);
     assert_eq!(got.len(), n + 2, "{name}: {case}: one bar per open time");
@@ -252,16 +257,19 @@ async fn delete_range_removes_exactly(repo: &dyn OhlcvDataRepository, case: Case
     let t = times(&s);
     let r = range(t[3], t[6]);
     assert_eq!(ok(repo, "delete_range", &k, repo.delete_range(&k, r).await), 3, "{name}: {case}: deleted count");
-    let got = ok(repo, "get_range", &k, repo.get_range(&k, all()).await);
+    let got = ok(repo, "get_range", &k, repo.get_range(&k, all_time()).await);
     let want: Vec<Bar> = s.bars().iter().filter(|b| !r.contains(b.open_time())).copied().collect();
     assert_eq!(got.bars(), want.as_slice(), "{name}: {case}: exactly the bars in [start, end) go");
     assert_eq!(ok(repo, "delete_range", &k, repo.delete_range(&k, r).await), 0, "{name}: {case}: deleting again");
     let before = range(t[0] - TimeDelta::days(30), t[0]);
     assert_eq!(ok(repo, "delete_range", &k, repo.delete_range(&k, before).await), 0, "{name}: {case}: empty part");
-    let rest = ok(repo, "delete_range", &k, repo.delete_range(&k, all()).await);
+    let rest = ok(repo, "delete_range", &k, repo.delete_range(&k, all_time()).await);
     assert_eq!(rest, want.len() as u64, "{name}: {case}: deleting the rest");
     assert_eq!(ok(repo, "coverage", &k, repo.coverage(&k).await), None, "{name}: {case}: coverage after deleting all");
-    assert!(ok(repo, "get_range", &k, repo.get_range(&k, all()).await).is_empty(), "{name}: {case}: read after all");
+    assert!(
+        ok(repo, "get_range", &k, repo.get_range(&k, all_time()).await).is_empty(),
+        "{name}: {case}: read after all"
+    );
     let listed = ok(repo, "list_series", &k, repo.list_series().await);
     assert!(!listed.contains(&k), "{name}: {case}: a series without bars is not listed");
 }
@@ -295,12 +303,12 @@ async fn series_are_isolated(repo: &dyn OhlcvDataRepository, case: Case) {
         ok(repo, "upsert", k, repo.upsert(s).await);
     }
     for (k, s) in &written {
-        let got = ok(repo, "get_range", k, repo.get_range(k, all()).await);
+        let got = ok(repo, "get_range", k, repo.get_range(k, all_time()).await);
         assert_eq!(got.bars(), s.bars(), "{name}: {case}: {k} mixed with another series");
     }
-    ok(repo, "delete_range", &a, repo.delete_range(&a, all()).await);
+    ok(repo, "delete_range", &a, repo.delete_range(&a, all_time()).await);
     for (k, s) in &written[1..] {
-        let got = ok(repo, "get_range", k, repo.get_range(k, all()).await);
+        let got = ok(repo, "get_range", k, repo.get_range(k, all_time()).await);
         assert_eq!(got.bars(), s.bars(), "{name}: {case}: deleting {a} touched {k}");
         let c = ok(repo, "coverage", k, repo.coverage(k).await);
         assert_eq!(c.map(|c| c.rows), Some(s.len() as u64), "{name}: {case}: coverage of {k}");

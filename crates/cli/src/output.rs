@@ -22,6 +22,11 @@ pub fn time(bar: &Bar) -> String {
     bar.open_time().to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
+/// The text fields of one bar, in `CSV_HEADER` order.
+fn fields(b: &Bar) -> [String; 6] {
+    [time(b), price(b.open()), price(b.high()), price(b.low()), price(b.close()), b.volume().to_string()]
+}
+
 /// Writes the series as CSV.
 ///
 /// # Errors
@@ -29,16 +34,7 @@ pub fn time(bar: &Bar) -> String {
 pub fn write_csv(out: &mut impl Write, series: &OhlcvSeries) -> io::Result<()> {
     writeln!(out, "{CSV_HEADER}")?;
     for b in series.bars() {
-        writeln!(
-            out,
-            "{},{},{},{},{},{}",
-            time(b),
-            price(b.open()),
-            price(b.high()),
-            price(b.low()),
-            price(b.close()),
-            b.volume()
-        )?;
+        writeln!(out, "{}", fields(b).join(","))?;
     }
     Ok(())
 }
@@ -48,22 +44,13 @@ pub fn write_csv(out: &mut impl Write, series: &OhlcvSeries) -> io::Result<()> {
 /// # Errors
 /// I/O errors of `out`.
 pub fn write_table(out: &mut impl Write, series: &OhlcvSeries) -> io::Result<()> {
-    writeln!(
-        out,
-        "{:<20}  {:>12}  {:>12}  {:>12}  {:>12}  {:>10}",
-        "open_time_utc", "open", "high", "low", "close", "volume"
-    )?;
+    let row = |out: &mut dyn Write, f: &[&str]| {
+        writeln!(out, "{:<20}  {:>12}  {:>12}  {:>12}  {:>12}  {:>10}", f[0], f[1], f[2], f[3], f[4], f[5])
+    };
+    row(out, &CSV_HEADER.split(',').collect::<Vec<_>>())?;
     for b in series.bars() {
-        writeln!(
-            out,
-            "{:<20}  {:>12}  {:>12}  {:>12}  {:>12}  {:>10}",
-            time(b),
-            price(b.open()),
-            price(b.high()),
-            price(b.low()),
-            price(b.close()),
-            b.volume()
-        )?;
+        let f = fields(b);
+        row(out, &f.iter().map(String::as_str).collect::<Vec<_>>())?;
     }
     Ok(())
 }
