@@ -39,7 +39,10 @@ impl TtlPolicy {
     }
 }
 
-/// Settings of [`super::RedisOhlcvDataRepository`].
+/// The default memory budget of the tier: 50 MB.
+pub const DEFAULT_MEMORY_BUDGET_BYTES: u64 = 50 * 1024 * 1024;
+
+/// Settings of the Redis tier ([`super::RedisClient`] and the repositories over it).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
     /// `redis://[user:password@]host:port/db` (or `rediss://` for TLS).
@@ -56,6 +59,10 @@ pub struct RedisConfig {
     pub retention: TimeDelta,
     /// Key expiry after a write.
     pub ttl_policy: TtlPolicy,
+    /// Talk to a Redis Cluster (ElastiCache cluster mode) through `url` as its seed node.
+    pub cluster: bool,
+    /// The memory budget `axia cache stats` measures use against (default 50 MB).
+    pub memory_budget_bytes: u64,
 }
 
 impl Default for RedisConfig {
@@ -68,6 +75,8 @@ impl Default for RedisConfig {
             key_prefix: String::new(),
             retention: TimeDelta::hours(24),
             ttl_policy: TtlPolicy::default(),
+            cluster: false,
+            memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
         }
     }
 }

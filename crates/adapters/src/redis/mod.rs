@@ -25,12 +25,18 @@
 //! [`axia_domain::ports::RepositoryError::Unavailable`] naming the URL to check (without its
 //! password); undecodable members become `Corrupt` naming the key.
 //!
-//! `list_series` uses `SCAN`, so it sees one node: run the tier on a single node or a
-//! non-clustered endpoint (as ElastiCache with cluster mode disabled).
+//! # Deployments
+//!
+//! [`RedisClient`] talks to a single node (or a non-clustered endpoint, as ElastiCache with
+//! cluster mode disabled) or, with [`RedisConfig::cluster`], to a Redis Cluster through one seed
+//! URL. Every multi-key operation addresses keys of one hash tag; commands that concern the
+//! whole keyspace (`SCAN`, `INFO`, `DBSIZE`) run on every primary.
 
+mod client;
 pub mod codec;
 mod config;
 mod ohlcv;
 
-pub use config::{NY_CLOSE_MARGIN, RedisConfig, TtlPolicy, redact_url};
+pub use client::RedisClient;
+pub use config::{DEFAULT_MEMORY_BUDGET_BYTES, NY_CLOSE_MARGIN, RedisConfig, TtlPolicy, redact_url};
 pub use ohlcv::{RedisOhlcvDataRepository, UPSERT_CHUNK};
