@@ -3,9 +3,10 @@
 #
 # Prepares (idempotently, from the package registries) a Python virtualenv with pyarrow and
 # DuckDB, used by the tests that read axia's Parquet files with other tools, makes sure a
-# redis-server answers on loopback (starting one when none does), then runs
-# `cargo test --workspace`. Fails with a message when something cannot be installed or started:
-# no test is ever skipped silently.
+# redis-server answers on loopback (starting one when none does) and a three-primary Redis
+# Cluster too (ports 7101-7103 by default, reused when every node is healthy; both are left running for the
+# next run), then runs `cargo test --workspace`. Fails with a message when something cannot be
+# installed or started: no test is ever skipped silently.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -42,6 +43,70 @@ if ! redis_ping; then
     for _ in $(seq 50); do redis_ping && break; sleep 0.1; done
     redis_ping || die "redis-server did not answer on 127.0.0.1:$redis_port (see $cache/redis-$redis_port.log)"
 fi
+
+# --- Redis Cluster --------------------------------------------------------------------------
+# The cluster tests need a real three-primary Redis Cluster on loopback. Reuse one whose nodes
+# all answer `cluster_state:ok` (the first alone may still say ok for the node timeout, 15 s,
+# after another died); otherwise start the nodes afresh (in a wiped directory: a nodes-*.conf
+# left from an earlier boot would make the nodes reload a stale topology) and create it.
+read -r -a cluster_ports <<<"${AXIA_TEST_REDIS_CLUSTER_PORTS:-7101 7102 7103}"
+((${#cluster_ports[@]} == 3)) || die "AXIA_TEST_REDIS_CLUSTER_PORTS must name three ports, not '${cluster_ports[*]}'"
+cluster_dir="$cache/redis-cluster"
+command -v redis-cli >/dev/null || die "redis-cli is required to create the test Redis Cluster (apt-get install redis-tools)"
+node_cli() { local port="$1"; shift; redis-cli -h 127.0.0.1 -p "$port" "$@" 2>/dev/null; }
+node_ping() { [[ "$(node_cli "$1" PING)" == PONG ]]; }
+node_ok() { [[ "$(node_cli "$1" CLUSTER INFO)" == *cluster_state:ok* ]]; }
+cluster_ok() { local p; for p in "${cluster_ports[@]}"; do node_ok "$p" || return 1; done; }
+if cluster_ok; then
+    say "reusing the Redis Cluster on 127.0.0.1:${cluster_ports[0]}"
+else
+    command -v redis-server >/dev/null || die "no Redis Cluster answers on 127.0.0.1:${cluster_ports[0]} and redis-server is not installed (apt-get install redis-server)"
+    started=$(date +%s%N)
+    # A node still answering is either one this script started in an earlier run (its pid is in
+    # our pidfile: stop it, the cluster is rebuilt) or someone else's (never touched: fail).
+    for port in "${cluster_ports[@]}"; do
+        node_ping "$port" || continue
+        pid="$(node_cli "$port" INFO server | sed -n 's/^process_id:\([0-9]*\).*/\1/p')"
+        [[ -n "$pid" && "$pid" == "$(cat "$cluster_dir/redis-$port.pid" 2>/dev/null)" ]] \
+            || die "127.0.0.1:$port answers but is not a node of a healthy Redis Cluster, and this script did not start it: stop it or set AXIA_TEST_REDIS_CLUSTER_PORTS to three free ports"
+        say "stopping the stale cluster node on 127.0.0.1:$port (pid $pid)"
+        node_cli "$port" SHUTDOWN NOSAVE >/dev/null || true
+        for _ in $(seq 50); do node_ping "$port" || break; sleep 0.1; done
+        ! node_ping "$port" || die "the stale cluster node on 127.0.0.1:$port (pid $pid) did not stop"
+    done
+    rm -rf "$cluster_dir"
+    mkdir -p "$cluster_dir"
+    say "starting a Redis Cluster on 127.0.0.1:${cluster_ports[*]} (in $cluster_dir)"
+    for port in "${cluster_ports[@]}"; do
+        redis-server --cluster-enabled yes --cluster-config-file "$cluster_dir/nodes-$port.conf" \
+            --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize yes \
+            --pidfile "$cluster_dir/redis-$port.pid" --logfile "$cluster_dir/redis-$port.log" --dir "$cluster_dir" \
+            || die "cannot start the cluster node on 127.0.0.1:$port (see $cluster_dir/redis-$port.log)"
+    done
+    for port in "${cluster_ports[@]}"; do
+        for _ in $(seq 50); do node_ping "$port" && break; sleep 0.1; done
+        node_ping "$port" || die "the cluster node on 127.0.0.1:$port did not answer (see $cluster_dir/redis-$port.log; its bus port $((port + 10000)) must be free too)"
+    done
+    nodes=()
+    for port in "${cluster_ports[@]}"; do nodes+=("127.0.0.1:$port"); done
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 0 --cluster-yes >"$cluster_dir/create.log" 2>&1 \
+        || die "redis-cli --cluster create failed (see $cluster_dir/create.log)"
+    for _ in $(seq 100); do cluster_ok && break; sleep 0.1; done
+    cluster_ok || die "the Redis Cluster on 127.0.0.1:${cluster_ports[*]} did not reach cluster_state:ok (see $cluster_dir/*.log)"
+    say "Redis Cluster ready in $(( ($(date +%s%N) - started) / 1000000 )) ms"
+fi
+export AXIA_TEST_REDIS_CLUSTER_URL="redis://127.0.0.1:${cluster_ports[0]}"
+
+# --- Local AWS server (S3, DynamoDB, SQS) ----------------------------------------------------
+# The S3 / DynamoDB / SQS adapters' tests run against ministack on loopback (installed and
+# started by scripts/aws-server.sh, reused when it answers, left running for the next run), with
+# fake credentials: nothing here may reach real AWS.
+aws_port="${AXIA_TEST_AWS_PORT:-4566}"
+AXIA_CACHE_DIR="$cache" AXIA_TEST_AWS_PORT="$aws_port" "$here/scripts/aws-server.sh" start >/dev/null \
+    || die "cannot start the local AWS server on 127.0.0.1:$aws_port (see above; scripts/aws-server.sh start)"
+unset AWS_PROFILE AWS_SESSION_TOKEN
+export AXIA_TEST_AWS_ENDPOINT="http://127.0.0.1:$aws_port"
+export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
 # --- Tests --------------------------------------------------------------------------------
 say "cargo test (target dir $CARGO_TARGET_DIR)"

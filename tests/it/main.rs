@@ -1,6 +1,13 @@
 //! Integration tests: contract suites against every adapter, and end-to-end runs of `axia`.
 
+mod compact_artifacts;
 mod memory;
 mod object_store;
 mod parquet;
 mod redis;
+mod redis_cluster;
+mod redis_fault;
+mod redis_state;
+mod s3;
+mod s3_history;
+mod s3_outage;

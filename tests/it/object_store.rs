@@ -25,7 +25,7 @@ async fn in_memory_store_meets_the_contract() {
 }
 
 /// Read-modify-conditional-write of one counter by `tasks` tasks; returns the final value.
-async fn increment_concurrently(store: Arc<dyn ObjectStore>, tasks: u32) -> u32 {
+pub(crate) async fn increment_concurrently(store: Arc<dyn ObjectStore>, tasks: u32) -> u32 {
     let key = format!("counter-{}/value", uuid::Uuid::new_v4().simple());
     let handles: Vec<_> = (0..tasks)
         .map(|_| {

@@ -6,111 +6,18 @@
 //! fails). The checks of raw Redis state (ZCARD, PTTL) use a tiny RESP client over a plain TCP
 //! socket, which supports `redis://host:port/db` URLs without credentials.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axia_adapters::redis::{RedisConfig, RedisOhlcvDataRepository, TtlPolicy, UPSERT_CHUNK};
 use axia_domain::ports::{OhlcvDataRepository, RepositoryError, WriteSummary};
 use axia_domain::{Bar, Clock, FixedClock, OhlcvSeries, SeriesKey, Symbol, Timeframe};
+use axia_tests::redis_raw::{RawRedis, test_redis_url};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
-
-fn redis_url() -> String {
-    std::env::var("AXIA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
-}
 
 /// 2025-09-03 00:00 UTC: after every bar of the contract suite.
 fn test_now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 9, 3, 0, 0, 0).unwrap()
-}
-
-/// A reply of the raw client.
-#[derive(Debug, PartialEq)]
-enum Reply {
-    Int(i64),
-    Bulk(Option<Vec<u8>>),
-    Array(Vec<Reply>),
-    Simple(String),
-}
-
-/// A minimal blocking RESP2 client for checking raw state and cleaning up.
-struct Raw {
-    reader: BufReader<TcpStream>,
-}
-
-impl Raw {
-    fn connect() -> Self {
-        let url = redis_url();
-        let rest = url.split_once("://").map_or(url.as_str(), |(_, r)| r);
-        let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let stream = TcpStream::connect(authority).unwrap_or_else(|e| panic!("cannot reach redis at {authority}: {e}"));
-        stream.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-        let mut raw = Self { reader: BufReader::new(stream) };
-        let db = path.split('?').next().unwrap_or("");
-        if !db.is_empty() {
-            assert_eq!(raw.cmd(&["SELECT", db]), Reply::Simple("OK".into()));
-        }
-        raw
-    }
-
-    fn cmd(&mut self, args: &[&str]) -> Reply {
-        let mut out = format!("*{}\r\n", args.len()).into_bytes();
-        for a in args {
-            out.extend_from_slice(format!("${}\r\n{a}\r\n", a.len()).as_bytes());
-        }
-        self.reader.get_mut().write_all(&out).unwrap();
-        self.read()
-    }
-
-    fn read(&mut self) -> Reply {
-        let mut line = String::new();
-        self.reader.read_line(&mut line).unwrap();
-        let body = line.trim_end_matches("\r\n");
-        let (kind, rest) = body.split_at(1);
-        match kind {
-            "+" => Reply::Simple(rest.into()),
-            "-" => panic!("redis error: {rest}"),
-            ":" => Reply::Int(rest.parse().unwrap()),
-            "$" => {
-                let n: i64 = rest.parse().unwrap();
-                if n < 0 {
-                    return Reply::Bulk(None);
-                }
-                let mut buf = vec![0; usize::try_from(n).unwrap() + 2];
-                self.reader.read_exact(&mut buf).unwrap();
-                buf.truncate(buf.len() - 2);
-                Reply::Bulk(Some(buf))
-            }
-            "*" => {
-                let n: i64 = rest.parse().unwrap();
-                Reply::Array((0..n.max(0)).map(|_| self.read()).collect())
-            }
-            other => panic!("unexpected RESP type {other:?}"),
-        }
-    }
-
-    fn int(&mut self, args: &[&str]) -> i64 {
-        match self.cmd(args) {
-            Reply::Int(n) => n,
-            other => panic!("{args:?}: expected an integer, got {other:?}"),
-        }
-    }
-
-    /// Every key starting with `prefix` (the prefixes of these tests hold no glob characters).
-    fn keys(&mut self, prefix: &str) -> Vec<String> {
-        let pattern = format!("{prefix}*");
-        match self.cmd(&["KEYS", &pattern]) {
-            Reply::Array(items) => items
-                .into_iter()
-                .map(|r| match r {
-                    Reply::Bulk(Some(b)) => String::from_utf8(b).unwrap(),
-                    other => panic!("unexpected key {other:?}"),
-                })
-                .collect(),
-            other => panic!("KEYS: {other:?}"),
-        }
-    }
 }
 
 /// A repository under a unique prefix; deletes its keys when dropped.
@@ -128,7 +35,7 @@ impl Namespace {
     }
 
     fn config(&self, retention: TimeDelta) -> RedisConfig {
-        RedisConfig { key_prefix: self.prefix.clone(), retention, ..RedisConfig::for_url(redis_url()) }
+        RedisConfig { key_prefix: self.prefix.clone(), retention, ..RedisConfig::for_url(test_redis_url()) }
     }
 
     fn repo(&self, config: RedisConfig) -> RedisOhlcvDataRepository {
@@ -139,7 +46,7 @@ impl Namespace {
 
 impl Drop for Namespace {
     fn drop(&mut self) {
-        let mut raw = Raw::connect();
+        let mut raw = RawRedis::connect(&test_redis_url());
         for key in raw.keys(&self.prefix) {
             raw.int(&["DEL", &key]);
         }
@@ -178,7 +85,7 @@ async fn redis_upsert_trims_old_bars_and_sets_the_ttl() {
     let s = m1(Utc.with_ymd_and_hms(2025, 9, 1, 23, 0, 0).unwrap(), 120, 1.1);
     let w = repo.upsert(&s).await.unwrap();
     assert_eq!(w, WriteSummary { inserted: 60, updated: 0, unchanged: 0, trimmed: 60 });
-    let mut raw = Raw::connect();
+    let mut raw = RawRedis::connect(&test_redis_url());
     assert_eq!(raw.int(&["ZCARD", &key]), 60);
     let pttl = raw.int(&["PTTL", &key]);
     assert!(pttl > 0 && pttl <= 25 * 3_600_000, "PTTL {pttl} ms");
@@ -202,11 +109,36 @@ async fn redis_upsert_trims_old_bars_and_sets_the_ttl() {
 }
 
 #[tokio::test]
+async fn redis_keeps_the_newest_bar_of_a_series_past_the_retention() {
+    let ns = Namespace::new();
+    let repo = ns.repo(ns.config(TimeDelta::hours(24)));
+    let d1 = SeriesKey::new(Symbol::new("EURUSD").unwrap(), Timeframe::D1);
+    let day = |d: u32| Bar::new(Utc.with_ymd_and_hms(2025, 8, d, 21, 0, 0).unwrap(), 1.1, 1.2, 1.0, 1.1, 10).unwrap();
+    // Now is 2025-09-03 00:00: every D1 bar of August is older than 24 h; the last one stays.
+    let week = OhlcvSeries::new(d1.clone(), (25..=29).map(day).collect()).unwrap();
+    let w = repo.upsert(&week).await.unwrap();
+    assert_eq!(w, WriteSummary { inserted: 1, updated: 0, unchanged: 0, trimmed: 4 });
+    let back = repo.get_range(&d1, axia_tests::ohlcv_contract::all_time()).await.unwrap();
+    assert_eq!(back.bars(), &[day(29)]);
+    let mut raw = RawRedis::connect(&test_redis_url());
+    assert!(raw.int(&["PTTL", &repo.redis_key(&d1)]) > 0);
+    // An older stale bar never replaces the newest one.
+    let w = repo.upsert(&OhlcvSeries::new(d1.clone(), vec![day(28)]).unwrap()).await.unwrap();
+    assert_eq!(w, WriteSummary { inserted: 0, updated: 0, unchanged: 0, trimmed: 1 });
+    // A bar inside the window arrives: the old newest bar goes.
+    let fresh = Bar::new(Utc.with_ymd_and_hms(2025, 9, 2, 21, 0, 0).unwrap(), 1.1, 1.2, 1.0, 1.1, 10).unwrap();
+    let w = repo.upsert(&OhlcvSeries::new(d1.clone(), vec![fresh]).unwrap()).await.unwrap();
+    assert_eq!(w, WriteSummary { inserted: 1, updated: 0, unchanged: 0, trimmed: 1 });
+    let back = repo.get_range(&d1, axia_tests::ohlcv_contract::all_time()).await.unwrap();
+    assert_eq!(back.bars(), &[fresh]);
+}
+
+#[tokio::test]
 async fn redis_ny_close_policy_expires_at_the_next_close() {
     let ns = Namespace::new();
     let repo = ns.repo(RedisConfig { ttl_policy: TtlPolicy::NextNyClose, ..ns.config(TimeDelta::hours(24)) });
     repo.upsert(&m1(Utc.with_ymd_and_hms(2025, 9, 2, 12, 0, 0).unwrap(), 10, 1.1)).await.unwrap();
-    let pttl = Raw::connect().int(&["PTTL", &repo.redis_key(&eurusd_m1())]);
+    let pttl = RawRedis::connect(&test_redis_url()).int(&["PTTL", &repo.redis_key(&eurusd_m1())]);
     // Now is 2025-09-03 00:00 UTC (20:00 New York): the close is 21 h away, plus a 5 min margin.
     let want = (21 * 60 + 5) * 60_000;
     assert!(pttl > want - 60_000 && pttl <= want, "PTTL {pttl} ms, want about {want}");
@@ -224,7 +156,7 @@ async fn redis_two_writes_of_one_open_time_leave_one_member() {
     assert_eq!((w.inserted, w.updated, w.unchanged), (0, 1, 0));
     let w = repo.upsert(&second).await.unwrap();
     assert_eq!((w.inserted, w.updated, w.unchanged), (0, 0, 1));
-    assert_eq!(Raw::connect().int(&["ZCARD", &repo.redis_key(&eurusd_m1())]), 1);
+    assert_eq!(RawRedis::connect(&test_redis_url()).int(&["ZCARD", &repo.redis_key(&eurusd_m1())]), 1);
     assert_eq!(
         repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await.unwrap().bars(),
         second.bars()
@@ -239,7 +171,7 @@ async fn redis_large_writes_are_chunked() {
     let s = m1(Utc.with_ymd_and_hms(2025, 8, 1, 0, 0, 0).unwrap(), n, 1.1);
     let w = repo.upsert(&s).await.unwrap();
     assert_eq!((w.inserted, w.updated, w.unchanged, w.trimmed), (n as u64, 0, 0, 0));
-    assert_eq!(Raw::connect().int(&["ZCARD", &repo.redis_key(&eurusd_m1())]), n);
+    assert_eq!(RawRedis::connect(&test_redis_url()).int(&["ZCARD", &repo.redis_key(&eurusd_m1())]), n);
     assert_eq!(repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await.unwrap(), s);
     assert_eq!(repo.list_series().await.unwrap(), vec![eurusd_m1()]);
 }
@@ -249,7 +181,7 @@ async fn redis_corrupt_members_are_reported_with_the_key() {
     let ns = Namespace::new();
     let repo = ns.repo(ns.config(TimeDelta::hours(24)));
     let key = repo.redis_key(&eurusd_m1());
-    Raw::connect().int(&["ZADD", &key, "1756814400", "garbage"]);
+    RawRedis::connect(&test_redis_url()).int(&["ZADD", &key, "1756814400", "garbage"]);
     match repo.get_range(&eurusd_m1(), axia_tests::ohlcv_contract::all_time()).await {
         Err(RepositoryError::Corrupt { what, .. }) => assert_eq!(what, key),
         other => panic!("expected Corrupt, got {other:?}"),

@@ -5,6 +5,7 @@
 //! Every adapter keeps its SDK's errors private and maps them to the port's error at the
 //! boundary.
 
+pub mod artifacts;
 pub mod csv_import;
 pub mod memory;
 pub mod object_store;

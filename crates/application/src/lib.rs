@@ -5,4 +5,4 @@ pub mod collect;
 pub mod data;
 
 pub use collect::{CollectConfig, CollectOhlcvData, CollectReport, CollectRequest, TaskOutcome, TaskResult};
-pub use data::{DataError, DataService, SeriesSummary};
+pub use data::{DataError, DataService, SeriesSummary, TierRead};

@@ -1,15 +1,39 @@
 //! Implementations of the [`ObjectStore`](axia_domain::ports::ObjectStore) port: a directory on
-//! the local filesystem ([`LocalObjectStore`], the embedded default) and a map in memory
-//! ([`InMemoryObjectStore`], for tests).
+//! the local filesystem ([`LocalObjectStore`], the embedded default), a map in memory
+//! ([`InMemoryObjectStore`], for tests) and an S3 bucket ([`S3ObjectStore`]).
 //!
-//! Both use the hex md5 of the content as the ETag, so an ETag read from one can be compared
-//! with [`md5_hex`] of the bytes, and both reject the same keys (see [`validate_key`]).
+//! All three reject the same keys (see [`validate_key`]) and report ETags without quotes. The
+//! local and in-memory stores use the hex md5 of the content as the ETag, so an ETag read from
+//! one can be compared with [`md5_hex`] of the bytes; S3's ETag is opaque (it is the md5 only for
+//! single-part uploads without SSE-KMS), so compare [`ObjectMeta::md5`] instead.
+//!
+//! # S3
+//!
+//! [`S3ObjectStore::new`] takes [`S3Settings`] (bucket, key prefix, optional region and
+//! endpoint, timeouts, attempts) and loads credentials from the AWS default chain (env, profile,
+//! SSO, instance or task role); with an endpoint (a local test server, an S3-compatible store) it
+//! uses path-style addressing. [`S3ObjectStore::from_client`] wraps a client built elsewhere.
+//! [`S3ObjectStore::ensure_bucket`] creates a missing bucket (for `axia init`).
+//!
+//! - Key `k` is the object `{prefix}/k`; listings page through ListObjectsV2 and return keys
+//!   relative to the prefix.
+//! - `Create` and `Update` puts are S3 conditional writes (`If-None-Match: *`, `If-Match`): two
+//!   hosts can share one manifest without losing each other's entries. A put sends `Content-MD5`
+//!   and records the md5 as user metadata, so `head` reports it without a download.
+//! - Errors name the bucket, the endpoint and what to check: missing credentials, refused
+//!   credentials or access and a missing bucket are `Misconfigured`; an unreachable or slow
+//!   endpoint, throttling and 5xx answers are `Unavailable` (retryable), after the SDK's own
+//!   retries (`max_attempts`, within `operation_timeout`).
+//!
+//! [`ObjectMeta::md5`]: axia_domain::ports::ObjectMeta::md5
 
 mod local;
 mod memory;
+mod s3;
 
 pub use local::LocalObjectStore;
 pub use memory::InMemoryObjectStore;
+pub use s3::{S3ObjectStore, S3Settings};
 
 use axia_domain::ports::ObjectStoreError;
 use md5::{Digest, Md5};
@@ -18,13 +42,14 @@ use md5::{Digest, Md5};
 /// segments start with it are refused and listings never show such files.
 pub(crate) const RESERVED_PREFIX: &str = ".axia-";
 
-/// Lower-case hex md5 of `bytes` (the ETag of both stores, and the `md5` of manifest entries).
+/// Lower-case hex md5 of `bytes` (the ETag of the local and in-memory stores, and the `md5` of
+/// manifest entries).
 #[must_use]
 pub fn md5_hex(bytes: &[u8]) -> String {
     hex::encode(Md5::digest(bytes))
 }
 
-/// Checks that `key` is a key both stores can hold: relative, `/`-separated, non-empty
+/// Checks that `key` is a key every store can hold: relative, `/`-separated, non-empty
 /// segments, no `.` or `..` segment, no backslash or NUL, and no segment starting with the
 /// reserved `.axia-` prefix.
 ///

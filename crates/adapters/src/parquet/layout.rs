@@ -5,7 +5,11 @@
 //! {prefix}/ohlcv/symbol=EURUSD/timeframe=M1/date=2025-10-16/data.parquet   M1, M5
 //! {prefix}/ohlcv/symbol=EURUSD/timeframe=H1/month=2025-10/data.parquet     M15, M30, H1, H4
 //! {prefix}/ohlcv/symbol=EURUSD/timeframe=D1/year=2025/data.parquet         D1, W1, MN1
+//! {prefix}/archive/ohlcv/symbol=EURUSD/timeframe=M1/month=2025-10/data.parquet   compacted M1, M5
 //! ```
+//!
+//! The last line is a compaction archive ([`compact`](super::compact), ADR 0007): a partition
+//! of a coarser period than its timeframe's own, under its own root.
 //!
 //! A bar belongs to the partition of its UTC open time (an FX D1 bar opening 2024-12-31 22:00
 //! UTC lives in `year=2024`). Each partition holds at most a few thousand bars, and the
@@ -16,6 +20,8 @@ use std::fmt;
 
 use axia_domain::{SeriesKey, Symbol, TimeRange, Timeframe};
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
+
+use super::compact::{ARCHIVE_DIR, archive_key, is_archive};
 
 /// Directory of the bars under the prefix.
 pub const OHLCV_DIR: &str = "ohlcv";
@@ -182,18 +188,22 @@ pub fn series_dir(key: &SeriesKey) -> String {
     format!("{OHLCV_DIR}/symbol={}/timeframe={}/", key.symbol, key.timeframe)
 }
 
-/// The object key of a partition, relative to the prefix.
+/// The object key of a partition (or compaction archive), relative to the prefix.
 #[must_use]
 pub fn object_key(key: &SeriesKey, partition: Partition) -> String {
+    if is_archive(key.timeframe, partition) {
+        return archive_key(key, partition);
+    }
     format!("{}{partition}/{DATA_FILE}", series_dir(key))
 }
 
 /// Parses a key relative to the prefix back into its series and partition; `None` for keys
 /// that are not partition objects of this layout (including a period that does not match the
-/// timeframe).
+/// timeframe). Compaction archives parse too, as their month partition.
 #[must_use]
 pub fn parse_object_key(relative: &str) -> Option<(SeriesKey, Partition)> {
-    let mut parts = relative.split('/');
+    let archived = relative.strip_prefix(ARCHIVE_DIR).and_then(|r| r.strip_prefix('/'));
+    let mut parts = archived.unwrap_or(relative).split('/');
     let (root, symbol, timeframe, period, file) =
         (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
     if root != OHLCV_DIR || file != DATA_FILE || parts.next().is_some() {
@@ -203,7 +213,10 @@ pub fn parse_object_key(relative: &str) -> Option<(SeriesKey, Partition)> {
     let symbol = Symbol::new(raw_symbol).ok().filter(|s| s.as_str() == raw_symbol)?;
     let raw_tf = timeframe.strip_prefix("timeframe=")?;
     let timeframe: Timeframe = raw_tf.parse().ok().filter(|t: &Timeframe| t.as_str() == raw_tf)?;
-    let partition = Partition::parse(period).filter(|p| p.period() == PartitionPeriod::of(timeframe))?;
+    let partition = Partition::parse(period).filter(|p| match archived {
+        Some(_) => is_archive(timeframe, *p),
+        None => p.period() == PartitionPeriod::of(timeframe),
+    })?;
     Some((SeriesKey::new(symbol, timeframe), partition))
 }
 

@@ -28,7 +28,8 @@ use axia_domain::{OhlcvSeries, SeriesKey};
 use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::layout::{Layout, parse_object_key};
+use super::compact::archive_dir;
+use super::layout::{Layout, Partition, parse_object_key, series_dir};
 use crate::object_store::md5_hex;
 
 /// The manifest format this code reads and writes.
@@ -119,6 +120,14 @@ impl Manifest {
         Ok(manifest)
     }
 
+    /// The version of a manifest that parses as JSON but was written in another format version
+    /// (by a newer axia): such a manifest is not corrupt and must not be rebuilt over.
+    #[must_use]
+    pub fn other_version(bytes: &[u8]) -> Option<u64> {
+        let value: serde_json::Value = serde_json::from_slice(bytes).ok()?;
+        value.get("version")?.as_u64().filter(|v| *v != u64::from(MANIFEST_VERSION))
+    }
+
     /// Coverage of `key` from its entries, `None` when it has none.
     #[must_use]
     pub fn coverage(&self, key: &SeriesKey) -> Option<Coverage> {
@@ -139,23 +148,63 @@ impl Manifest {
         self.objects.iter().filter(move |(k, _)| parse_object_key(k).is_some_and(|(s, _)| s == *key)).map(|(_, e)| e)
     }
 
+    /// The partitions of `key` that have an entry: its compaction archives, then its own
+    /// partitions, each oldest first.
+    #[must_use]
+    pub fn partitions_of(&self, key: &SeriesKey) -> Vec<Partition> {
+        [archive_dir(key), series_dir(key)]
+            .into_iter()
+            .flat_map(|dir| self.objects.range(dir.clone()..).map(|(k, _)| k).take_while(move |k| k.starts_with(&dir)))
+            .filter_map(|k| parse_object_key(k))
+            .filter(|(s, _)| s == key)
+            .map(|(_, p)| p)
+            .collect()
+    }
+
     /// Every series with at least one entry, sorted.
     #[must_use]
     pub fn series(&self) -> BTreeSet<SeriesKey> {
         self.objects.keys().filter_map(|k| parse_object_key(k)).map(|(s, _)| s).collect()
     }
 
-    /// Applies `change`; returns whether the manifest changed.
-    fn apply(&mut self, change: &Change) -> bool {
+    /// Applies `change`; says whether the manifest changed.
+    fn apply(&mut self, change: &Change) -> Applied {
+        let held =
+            |current: Option<&ManifestEntry>, entry: &ManifestEntry| current.is_some_and(|e| e.same_object(entry));
         match change {
             Change::Put(key, entry) => {
-                if self.objects.get(key).is_some_and(|e| e.same_object(entry)) {
-                    return false;
+                if held(self.objects.get(key), entry) {
+                    return Applied::AlreadyHeld;
                 }
                 self.objects.insert(key.clone(), entry.clone());
-                true
+                Applied::Changed
             }
-            Change::Remove(key) => self.objects.remove(key).is_some(),
+            Change::Remove(key) => {
+                if self.objects.remove(key).is_some() {
+                    Applied::Changed
+                } else {
+                    Applied::AlreadyHeld
+                }
+            }
+            Change::Repair { key, seen, entry } => {
+                let current = self.objects.get(key);
+                if held(current, entry) {
+                    return Applied::AlreadyHeld;
+                }
+                let unchanged = match (current, seen) {
+                    (None, None) => true,
+                    (Some(c), Some(s)) => c.same_object(s),
+                    _ => false,
+                };
+                if !unchanged {
+                    return Applied::Stale;
+                }
+                self.objects.insert(key.clone(), entry.clone());
+                Applied::Changed
+            }
+            Change::Batch(changes) => changes.iter().fold(Applied::AlreadyHeld, |applied, change| {
+                if self.apply(change) == Applied::Changed { Applied::Changed } else { applied }
+            }),
         }
     }
 }
@@ -167,6 +216,31 @@ pub(crate) enum Change {
     Put(String, ManifestEntry),
     /// Remove the entry of a deleted object.
     Remove(String),
+    /// Set the entry of `key` to `entry`, read back from the object, but only while the
+    /// manifest still holds `seen` (`None`: no entry). A writer that updated the entry since
+    /// `seen` was read knows the object better than the repair does.
+    Repair {
+        /// The object key relative to the prefix.
+        key: String,
+        /// The entry the repair found wrong or missing.
+        seen: Option<ManifestEntry>,
+        /// The entry that describes the object now.
+        entry: ManifestEntry,
+    },
+    /// Several puts and removes in one manifest write (compaction: an archive in, its
+    /// originals out, ADR 0007).
+    Batch(Vec<Change>),
+}
+
+/// What [`update`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Applied {
+    /// The manifest was rewritten with the change.
+    Changed,
+    /// The manifest already held the change; nothing was written.
+    AlreadyHeld,
+    /// A [`Change::Repair`] found another entry than it had seen; nothing was written.
+    Stale,
 }
 
 /// Reads the manifest; `Ok(None)` when there is none.
@@ -180,13 +254,14 @@ pub(crate) async fn load(store: &dyn ObjectStore, layout: &Layout) -> Result<Opt
 }
 
 /// Applies `change` with a conditional read-modify-write, retrying when another writer got
-/// there first. Writes nothing when the manifest already holds the change.
+/// there first. Writes nothing when the manifest already holds the change (or, for a repair,
+/// when the entry changed since it was seen).
 pub(crate) async fn update(
     store: &dyn ObjectStore,
     layout: &Layout,
     change: &Change,
     now: DateTime<Utc>,
-) -> Result<(), RepositoryError> {
+) -> Result<Applied, RepositoryError> {
     let key = layout.manifest_key();
     for attempt in 0..MAX_ATTEMPTS {
         let (mut manifest, mode) = match store.get(&key).await {
@@ -197,12 +272,13 @@ pub(crate) async fn update(
             Err(ObjectStoreError::NotFound { .. }) => (Manifest::empty(now), PutMode::Create),
             Err(e) => return Err(e.into()),
         };
-        if !manifest.apply(change) {
-            return Ok(());
+        let applied = manifest.apply(change);
+        if applied != Applied::Changed {
+            return Ok(applied);
         }
         manifest.last_updated = now.trunc_subsecs(3);
         match store.put(&key, manifest.to_json(), mode).await {
-            Ok(_) => return Ok(()),
+            Ok(_) => return Ok(applied),
             // Lost the race (or the manifest vanished meanwhile): re-read and re-apply.
             Err(ObjectStoreError::PreconditionFailed { .. } | ObjectStoreError::NotFound { .. }) => {
                 tokio::time::sleep(backoff(attempt)).await;
@@ -287,5 +363,39 @@ mod tests {
         let m = load(&store, &layout).await.unwrap().unwrap();
         assert!(m.objects.is_empty());
         assert_ne!(store.get("p/manifest.json").await.unwrap().0, first);
+    }
+
+    #[tokio::test]
+    async fn a_repair_applies_only_over_the_entry_it_saw() {
+        let store = InMemoryObjectStore::new();
+        let layout = Layout::new("");
+        let now = Utc::now();
+        let repair =
+            |seen: Option<ManifestEntry>, entry: ManifestEntry| Change::Repair { key: M1_KEY.into(), seen, entry };
+        // An orphan: no entry seen, none there.
+        assert_eq!(update(&store, &layout, &repair(None, entry("a", 0)), now).await.unwrap(), Applied::Changed);
+        // Seen "a", now "a": replaced by "b".
+        assert_eq!(
+            update(&store, &layout, &repair(Some(entry("a", 0)), entry("b", 0)), now).await.unwrap(),
+            Applied::Changed
+        );
+        // Seen "a" again, but a writer has put "b" meanwhile: left alone.
+        assert_eq!(
+            update(&store, &layout, &repair(Some(entry("a", 0)), entry("c", 0)), now).await.unwrap(),
+            Applied::Stale
+        );
+        assert_eq!(update(&store, &layout, &repair(None, entry("c", 0)), now).await.unwrap(), Applied::Stale);
+        assert_eq!(
+            update(&store, &layout, &repair(Some(entry("x", 0)), entry("b", 0)), now).await.unwrap(),
+            Applied::AlreadyHeld
+        );
+        assert_eq!(load(&store, &layout).await.unwrap().unwrap().objects[M1_KEY].md5, "b");
+    }
+
+    #[test]
+    fn another_version_is_recognised() {
+        assert_eq!(Manifest::other_version(br#"{"version": 2, "objects": {}}"#), Some(2));
+        assert_eq!(Manifest::other_version(br#"{"version": 1}"#), None);
+        assert_eq!(Manifest::other_version(b"garbage"), None);
     }
 }

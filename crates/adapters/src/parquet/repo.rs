@@ -11,27 +11,41 @@ use axia_domain::{Clock, MergeStats, OhlcvSeries, SeriesKey, SystemClock, TimeRa
 use futures::stream::{self, StreamExt, TryStreamExt};
 
 use super::codec;
-use super::layout::{Layout, OHLCV_DIR, Partition, object_key, parse_object_key, partitions_overlapping, series_dir};
+use super::compact::{archive_root, archives_first, route_to_archives};
+use super::layout::{Layout, OHLCV_DIR, Partition, object_key, parse_object_key, series_dir};
 use super::manifest::{self, Change, Manifest, ManifestEntry, backoff};
 
 const NAME: &str = "parquet";
 /// Partitions fetched at once by range reads.
-const READ_CONCURRENCY: usize = 8;
+pub(super) const READ_CONCURRENCY: usize = 8;
 /// Partitions merged and written at once by upserts and deletes.
 const WRITE_CONCURRENCY: usize = 4;
 /// Attempts of a partition read-merge-write that loses races with other writers.
 const MAX_ATTEMPTS: u32 = 16;
-/// Above this many candidate partitions a range read lists the series instead of probing each
-/// partition (a wide range over M1 history would otherwise issue one GET per empty day).
-const PROBE_LIMIT: usize = 400;
 
 /// Bars as Parquet objects under `{prefix}/ohlcv/…` in an object store, with a
 /// `{prefix}/manifest.json` (see the [module docs](super)).
 ///
-/// `coverage` and `list_series` read only the manifest. When the manifest is missing they fall
-/// back to listing the objects (and, for coverage, reading them), and the next write recreates
-/// it. A manifest that exists but lags behind the objects (a writer died between the object and
-/// the manifest update) is repaired by the next upsert touching that partition.
+/// The manifest is the commit record of the history: an object is written first and listed
+/// second, so an entry means "this partition is complete". Reads follow it:
+///
+/// - `coverage` and `list_series` read only the manifest, and `get_range` fetches only the
+///   partitions the manifest lists for the series that overlap the range (one GET per
+///   partition holding bars, none for empty days or weekends). A listed partition whose object
+///   is gone reads as empty.
+/// - Without a manifest (nothing written yet, or lost) they list the series' objects instead
+///   (coverage reads them too), and the next write recreates it.
+/// - A manifest that lags behind the objects (a writer died between the object write and the
+///   manifest update) hides the orphan partition from reads and coverage alike, so the two
+///   agree: it is the write that did not finish. The next upsert of that partition (the
+///   collector refetches from the last covered bar) merges into the orphan and lists it, and
+///   `verify` with `repair` lists it too (see [`Self::verify`]). An entry whose object was
+///   rewritten but not re-listed is read from the object as it is.
+/// - Upserts and `delete_range` work on the objects themselves (the merge reads the current
+///   object, the delete lists the series), never trusting the manifest for existence.
+/// - Monthly compaction archives of M1 and M5 ([`Self::compact`], ADR 0007) are partitions
+///   too: reads merge them first and listed daily partitions over them; upserts into a day an
+///   archive holds merge into the archive.
 ///
 /// `delete_range` removes an emptied partition unconditionally, so it must not run
 /// concurrently with upserts of the same series; upserts of the same or different series may
@@ -44,10 +58,13 @@ pub struct ParquetOhlcvRepository {
 }
 
 /// A partition object as read.
-struct Stored {
-    series: OhlcvSeries,
-    etag: String,
-    entry: Option<ManifestEntry>,
+pub(super) struct Stored {
+    /// The bars.
+    pub(super) series: OhlcvSeries,
+    /// The ETag read with them.
+    pub(super) etag: String,
+    /// The manifest entry that describes the object (`None` when it holds no bar).
+    pub(super) entry: Option<ManifestEntry>,
 }
 
 impl ParquetOhlcvRepository {
@@ -86,8 +103,17 @@ impl ParquetOhlcvRepository {
             .ok_or_else(|| RepositoryError::NotFound { what: self.layout.manifest_key() })
     }
 
+    /// The time the clock says, for `updated_at` and `last_updated`.
+    pub(super) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     /// Reads and decodes one partition; `None` when absent.
-    async fn read(&self, key: &SeriesKey, partition: Partition) -> Result<Option<Stored>, RepositoryError> {
+    ///
+    /// # Errors
+    /// [`RepositoryError::Corrupt`] naming the object when it cannot be decoded or holds a bar
+    /// outside its partition; store errors as usual.
+    pub(super) async fn read(&self, key: &SeriesKey, partition: Partition) -> Result<Option<Stored>, RepositoryError> {
         let full = self.layout.object_key(key, partition);
         let (bytes, meta) = match self.store.get(&full).await {
             Ok(found) => found,
@@ -111,7 +137,7 @@ impl ParquetOhlcvRepository {
         Ok(Some(Stored { series, etag: meta.etag, entry }))
     }
 
-    async fn encode(&self, series: OhlcvSeries) -> Result<Vec<u8>, RepositoryError> {
+    pub(super) async fn encode(&self, series: OhlcvSeries) -> Result<Vec<u8>, RepositoryError> {
         let what = series.key().to_string();
         tokio::task::spawn_blocking(move || codec::encode(&series))
             .await
@@ -120,21 +146,23 @@ impl ParquetOhlcvRepository {
     }
 
     async fn update_manifest(&self, change: Change) -> Result<(), RepositoryError> {
-        manifest::update(self.store.as_ref(), &self.layout, &change, self.clock.now()).await
+        manifest::update(self.store.as_ref(), &self.layout, &change, self.clock.now()).await.map(|_| ())
     }
 
-    /// The partitions of `key` to read for `range`: every overlapping partition, or for wide
-    /// ranges the overlapping ones that exist.
-    async fn candidates(&self, key: &SeriesKey, range: TimeRange) -> Result<Vec<Partition>, RepositoryError> {
-        let all: Vec<Partition> = partitions_overlapping(key.timeframe, range).take(PROBE_LIMIT + 1).collect();
-        if all.len() <= PROBE_LIMIT {
-            return Ok(all);
-        }
-        Ok(self.stored_partitions(key).await?.into_iter().filter(|p| p.range().overlaps(&range)).collect())
+    /// The partitions of `key` a range read fetches (see the type's docs): those the manifest
+    /// lists, or without a manifest those a listing of the series finds; only those overlapping
+    /// `range`.
+    async fn partitions_to_read(&self, key: &SeriesKey, range: TimeRange) -> Result<Vec<Partition>, RepositoryError> {
+        let partitions = match manifest::load(self.store.as_ref(), &self.layout).await? {
+            Some(manifest) => manifest.partitions_of(key),
+            None => self.stored_partitions(key).await?,
+        };
+        Ok(partitions.into_iter().filter(|p| p.range().overlaps(&range)).collect())
     }
 
-    /// The partitions of `key` that exist in the store, oldest first.
-    async fn stored_partitions(&self, key: &SeriesKey) -> Result<Vec<Partition>, RepositoryError> {
+    /// The partitions of `key` that exist in the store (compaction archives included), oldest
+    /// first.
+    pub(super) async fn stored_partitions(&self, key: &SeriesKey) -> Result<Vec<Partition>, RepositoryError> {
         let listed = self.store.list(&self.layout.full(&series_dir(key))).await?;
         let mut found: Vec<Partition> = listed
             .iter()
@@ -142,6 +170,7 @@ impl ParquetOhlcvRepository {
             .filter(|(k, _)| k == key)
             .map(|(_, p)| p)
             .collect();
+        found.extend(self.stored_archives(key).await?);
         found.sort();
         Ok(found)
     }
@@ -155,8 +184,13 @@ impl ParquetOhlcvRepository {
     ) -> Result<MergeStats, RepositoryError> {
         let key = part.key().clone();
         let relative = object_key(&key, partition);
+        // A partition the manifest does not list is most likely new: try to create it without a
+        // GET first (the put is conditional, so an orphan or a racing writer makes it fail and
+        // the loop reads and merges as usual).
+        let mut assume_absent = manifest.is_some_and(|m| !m.objects.contains_key(&relative));
         for attempt in 0..MAX_ATTEMPTS {
-            let stored = self.read(&key, partition).await?;
+            let guessed = std::mem::take(&mut assume_absent);
+            let stored = if guessed { None } else { self.read(&key, partition).await? };
             let (mut merged, mode, entry) = match stored {
                 Some(s) => (s.series, PutMode::Update { etag: s.etag }, s.entry),
                 None => (OhlcvSeries::empty(key.clone()), PutMode::Create, None),
@@ -180,7 +214,9 @@ impl ParquetOhlcvRepository {
                     return Ok(stats);
                 }
                 Err(ObjectStoreError::PreconditionFailed { .. } | ObjectStoreError::NotFound { .. }) => {
-                    tokio::time::sleep(backoff(attempt)).await;
+                    if !guessed {
+                        tokio::time::sleep(backoff(attempt)).await;
+                    }
                 }
                 Err(e) => return Err(e.into()),
             }
@@ -262,11 +298,17 @@ impl OhlcvDataRepository for ParquetOhlcvRepository {
         if range.is_empty() {
             return Ok(OhlcvSeries::empty(key.clone()));
         }
-        let partitions = self.candidates(key, range).await?;
+        let mut partitions = self.partitions_to_read(key, range).await?;
+        // Compaction archives first, so that a daily partition holding the same bar wins (ADR 0007).
+        archives_first(key.timeframe, &mut partitions);
         let parts: Vec<Option<Stored>> =
             stream::iter(partitions).map(|p| self.read(key, p)).buffered(READ_CONCURRENCY).try_collect().await?;
-        let bars: Vec<_> = parts.into_iter().flatten().flat_map(|s| s.series.slice(range).into_bars()).collect();
-        OhlcvSeries::new(key.clone(), bars).map_err(|e| RepositoryError::corrupt(self.layout.full(&series_dir(key)), e))
+        let mut series = OhlcvSeries::empty(key.clone());
+        for part in parts.into_iter().flatten() {
+            let what = || self.layout.full(&series_dir(key));
+            series.merge(&part.series.slice(range)).map_err(|e| RepositoryError::corrupt(what(), e))?;
+        }
+        Ok(series)
     }
 
     async fn upsert(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
@@ -284,7 +326,7 @@ impl OhlcvDataRepository for ParquetOhlcvRepository {
             return Ok(WriteSummary::default());
         }
         let manifest = manifest::load(self.store.as_ref(), &self.layout).await?;
-        let stats: Vec<MergeStats> = stream::iter(split(series))
+        let stats: Vec<MergeStats> = stream::iter(route_to_archives(split(series), manifest.as_ref())?)
             .map(|(p, part)| self.upsert_partition(p, part, manifest.as_ref()))
             .buffered(WRITE_CONCURRENCY)
             .try_collect()
@@ -305,7 +347,10 @@ impl OhlcvDataRepository for ParquetOhlcvRepository {
         if range.is_empty() {
             return Ok(0);
         }
-        let partitions = self.candidates(key, range).await?;
+        // The objects themselves, not the manifest: an orphan partition must lose its bars too,
+        // or a later repair would bring them back.
+        let partitions: Vec<Partition> =
+            self.stored_partitions(key).await?.into_iter().filter(|p| p.range().overlaps(&range)).collect();
         let removed: Vec<u64> = stream::iter(partitions)
             .map(|p| self.delete_in_partition(key, p, range))
             .buffered(WRITE_CONCURRENCY)
@@ -337,7 +382,8 @@ impl OhlcvDataRepository for ParquetOhlcvRepository {
         if let Some(manifest) = manifest::load(self.store.as_ref(), &self.layout).await? {
             return Ok(manifest.series().into_iter().collect());
         }
-        let listed = self.store.list(&self.layout.full(&format!("{OHLCV_DIR}/"))).await?;
+        let mut listed = self.store.list(&self.layout.full(&format!("{OHLCV_DIR}/"))).await?;
+        listed.extend(self.store.list(&self.layout.full(&archive_root())).await?);
         let found: BTreeSet<SeriesKey> = listed
             .iter()
             .filter_map(|m| self.layout.relative(&m.key).and_then(parse_object_key))

@@ -9,7 +9,8 @@ use axia_domain::ports::RepositoryError;
 use deadpool_redis::redis::aio::ConnectionLike;
 use deadpool_redis::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use deadpool_redis::redis::{
-    self, AsyncConnectionConfig, Cmd, FromRedisValue, Pipeline, RedisError, RedisFuture, RedisResult, Script, Value,
+    self, AsyncConnectionConfig, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
+    RedisResult, Script, Value,
 };
 use deadpool_redis::{Manager, Runtime, cluster};
 
@@ -96,6 +97,14 @@ impl RedisClient {
         if config.pool_size == 0 {
             return Err(misconfigured("pool_size must be at least 1".into()));
         }
+        let tls = config.url.starts_with("rediss://");
+        if tls {
+            // rustls needs one process-wide crypto provider; a second install is a no-op error.
+            let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        }
+        if config.tls_ca_file.is_some() && (!tls || config.cluster) {
+            return Err(misconfigured("tls_ca_file applies to a single-node rediss:// url only".into()));
+        }
         let pools = if config.cluster {
             let manager = cluster::Manager::new(vec![config.url.as_str()], false)
                 .map_err(|e| misconfigured(format!("invalid redis url {redacted_url}: {e}")))?;
@@ -112,7 +121,17 @@ impl RedisClient {
             let connection = AsyncConnectionConfig::new()
                 .set_connection_timeout(Some(config.connect_timeout))
                 .set_response_timeout(Some(config.command_timeout));
-            let manager = Manager::new_with_config(config.url.as_str(), connection)
+            let info = match &config.tls_ca_file {
+                None => config.url.as_str().into_connection_info(),
+                Some(path) => {
+                    let pem = std::fs::read(path)
+                        .map_err(|e| misconfigured(format!("cannot read tls_ca_file {}: {e}", path.display())))?;
+                    let certs = redis::TlsCertificates { client_tls: None, root_cert: Some(pem) };
+                    redis::Client::build_with_tls(config.url.as_str(), certs).map(|c| c.get_connection_info().clone())
+                }
+            }
+            .map_err(|e| misconfigured(format!("invalid redis url {redacted_url}: {e}")))?;
+            let manager = Manager::new_with_config(info, connection)
                 .map_err(|e| misconfigured(format!("invalid redis url {redacted_url}: {e}")))?;
             let pool = deadpool_redis::Pool::builder(manager)
                 .max_size(config.pool_size)
@@ -315,25 +334,54 @@ impl RedisClient {
         Ok(out)
     }
 
-    /// The `(host, port)` of every primary of the cluster, from `CLUSTER SHARDS`-free
-    /// `CLUSTER NODES` output (supported by every Redis since 3.0).
+    /// The `(host, port)` of every live primary of the cluster, from `CLUSTER NODES` (supported
+    /// by every Redis since 3.0), when together they serve every hash slot.
+    ///
+    /// A primary flagged `fail` is left out; when no replica took over its slots, no node can
+    /// answer for their keys, and a per-node scan would silently miss them: that is
+    /// `Unavailable`, not a partial answer.
     async fn primaries(
         &self,
         what: &str,
         conn: &mut cluster::Connection,
     ) -> Result<Vec<(String, u16)>, RepositoryError> {
         let text: String = self.bounded(what, "", redis::cmd("CLUSTER").arg("NODES").query_async(conn)).await?;
-        let nodes = parse_cluster_primaries(&text);
-        if nodes.is_empty() {
-            return Err(self.unavailable(what, "CLUSTER NODES lists no primary"));
+        let view = parse_cluster_nodes(&text);
+        if view.primaries.is_empty() {
+            return Err(self.unavailable(what, "CLUSTER NODES lists no live primary"));
         }
-        Ok(nodes)
+        if view.unserved > 0 {
+            return Err(self.unavailable(
+                what,
+                format!(
+                    "{} of {CLUSTER_SLOTS} hash slots have no live primary (a primary failed and no replica took over), \
+                     so part of the keyspace cannot be read",
+                    view.unserved
+                ),
+            ));
+        }
+        Ok(view.primaries)
     }
 }
 
-/// The `(host, port)` of every connected primary in `CLUSTER NODES` output.
-fn parse_cluster_primaries(text: &str) -> Vec<(String, u16)> {
-    let mut out: Vec<(String, u16)> = text
+/// The hash slots of a Redis Cluster.
+const CLUSTER_SLOTS: usize = 16_384;
+
+/// What `CLUSTER NODES` says about the primaries.
+#[derive(Debug, PartialEq, Eq)]
+struct ClusterView {
+    /// `(host, port)` of every primary not flagged `fail` (nor without an address), sorted.
+    primaries: Vec<(String, u16)>,
+    /// Slots that none of them serves.
+    unserved: usize,
+}
+
+/// Parses `CLUSTER NODES` output: one node a line, `id ip:port@cport[,hostname] flags master
+/// ping-sent pong-recv epoch link-state slot...`, where a slot is `n` or `from-to` (and
+/// `[n->-id]` / `[n-<-id]` mark a migration, served by the owner meanwhile).
+fn parse_cluster_nodes(text: &str) -> ClusterView {
+    let mut served = vec![false; CLUSTER_SLOTS];
+    let mut primaries: Vec<(String, u16)> = text
         .lines()
         .filter_map(|line| {
             let mut fields = line.split_whitespace();
@@ -343,15 +391,21 @@ fn parse_cluster_primaries(text: &str) -> Vec<(String, u16)> {
             if !flags.split(',').any(|f| f == "master") || flags.split(',').any(|f| f == "fail" || f == "noaddr") {
                 return None;
             }
-            // ip:port@cport[,hostname]
             let hostport = addr.split(['@', ',']).next()?;
             let (host, port) = hostport.rsplit_once(':')?;
-            Some((host.trim_matches(['[', ']']).to_owned(), port.parse().ok()?))
+            let node = (host.trim_matches(['[', ']']).to_owned(), port.parse().ok()?);
+            for slots in fields.skip(5).filter(|f| !f.starts_with('[')) {
+                let (from, to) = slots.split_once('-').unwrap_or((slots, slots));
+                if let (Ok(from), Ok(to)) = (from.parse::<usize>(), to.parse::<usize>()) {
+                    served.iter_mut().take(to.saturating_add(1)).skip(from).for_each(|s| *s = true);
+                }
+            }
+            Some(node)
         })
         .collect();
-    out.sort();
-    out.dedup();
-    out
+    primaries.sort();
+    primaries.dedup();
+    ClusterView { primaries, unserved: served.iter().filter(|s| !**s).count() }
 }
 
 #[cfg(test)]
@@ -362,16 +416,32 @@ mod tests {
     fn redis_cluster_nodes_output_names_the_primaries() {
         let text = "\
 07c37dfeb235213a872192d90877d0cd55635b91 127.0.0.1:30004@31004,host4 slave e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 0 1426238317239 4 connected
-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10922
-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383
+67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1 127.0.0.1:30002@31002 master - 0 1426238316232 2 connected 5461-10921 10922 [10922->-292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f]
+292f8b365bb7edb5e285caf0b7e6ddc7265d2f4f 127.0.0.1:30003@31003 master - 0 1426238318243 3 connected 10923-16383 [10922-<-67ed2db8d677e59ec4a4cefb06858cf2a1a89fa1]
 e7d1eecce10fd6bb5eb35b9f99a514335d9ba9ca 127.0.0.1:30001@31001 myself,master - 0 0 1 connected 0-5460
 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa 127.0.0.1:30009@31009 master,fail - 0 0 9 disconnected
 ";
         assert_eq!(
-            parse_cluster_primaries(text),
-            vec![("127.0.0.1".into(), 30001), ("127.0.0.1".into(), 30002), ("127.0.0.1".into(), 30003)]
+            parse_cluster_nodes(text),
+            ClusterView {
+                primaries: vec![("127.0.0.1".into(), 30001), ("127.0.0.1".into(), 30002), ("127.0.0.1".into(), 30003)],
+                unserved: 0,
+            }
         );
-        assert!(parse_cluster_primaries("").is_empty());
+        assert_eq!(parse_cluster_nodes(""), ClusterView { primaries: vec![], unserved: CLUSTER_SLOTS });
+    }
+
+    #[test]
+    fn redis_cluster_slots_of_a_failed_primary_are_unserved() {
+        // 7102 died and no replica took over: its slots are still listed, under a failed node.
+        let text = "\
+bb9fe0d84f0a8ee827a0736a54b02333fabc92b9 127.0.0.1:7101@17101 myself,master - 0 1795513248000 1 connected 0-5460
+54dc222a568782308f2a5b00128055399dfcc2bd 127.0.0.1:7102@17102 master,fail - 1795513249822 1795513248816 2 disconnected 5461-10922
+3bbf055ca4790d19a2225f3d298cdb87e4f5b311 127.0.0.1:7103@17103 master - 0 1795513248816 3 connected 10923-16383
+";
+        let view = parse_cluster_nodes(text);
+        assert_eq!(view.primaries, vec![("127.0.0.1".into(), 7101), ("127.0.0.1".into(), 7103)]);
+        assert_eq!(view.unserved, 10922 - 5461 + 1);
     }
 
     #[test]

@@ -63,6 +63,9 @@ pub struct RedisConfig {
     pub cluster: bool,
     /// The memory budget `axia cache stats` measures use against (default 50 MB).
     pub memory_budget_bytes: u64,
+    /// PEM file of the certificate authority a `rediss://` server's certificate is checked
+    /// against, instead of the public web roots (for a private CA; single node only).
+    pub tls_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for RedisConfig {
@@ -77,6 +80,7 @@ impl Default for RedisConfig {
             ttl_policy: TtlPolicy::default(),
             cluster: false,
             memory_budget_bytes: DEFAULT_MEMORY_BUDGET_BYTES,
+            tls_ca_file: None,
         }
     }
 }

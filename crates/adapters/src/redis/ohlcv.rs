@@ -16,32 +16,68 @@ use super::config::{RedisConfig, parse_series_key, scan_pattern, series_key};
 pub const UPSERT_CHUNK: usize = 5_000;
 
 /// KEYS[1] the series; ARGV[1] the trim cutoff score (empty: no trimming); ARGV[2] the TTL in
-/// milliseconds; then pairs of (score, member). Returns {inserted, updated, unchanged, trimmed}.
+/// milliseconds; then pairs of (score, member), ascending. Returns {inserted, updated, unchanged,
+/// trimmed}.
+///
+/// Retention: bars opening before the cutoff are dropped, except the newest bar of the key
+/// (so the latest D1/W1/MN1 bar, or the last bar before a weekend, stays available). A bar older
+/// than the cutoff is written only when it is the last argument and would be that newest bar.
 const UPSERT_LUA: &str = r"
 local key = KEYS[1]
-local inserted, updated, unchanged = 0, 0, 0
+local cutoff = nil
+if ARGV[1] ~= '' then cutoff = tonumber(ARGV[1]) end
+local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
+local newest = nil
+if #top == 2 then newest = tonumber(top[2]) end
+-- What is stored over the incoming range, by score (integer scores print without a fraction).
+local stored = {}
+if #ARGV >= 4 then
+  local have = redis.call('ZRANGEBYSCORE', key, ARGV[3], ARGV[#ARGV - 1], 'WITHSCORES')
+  for j = 1, #have, 2 do stored[have[j + 1]] = have[j] end
+end
+local adds, removes = {}, {}
+local inserted, updated, unchanged, stale = 0, 0, 0, 0
 for i = 3, #ARGV, 2 do
   local score, member = ARGV[i], ARGV[i + 1]
-  local old = redis.call('ZRANGEBYSCORE', key, score, score)
-  if #old == 0 then
-    redis.call('ZADD', key, score, member)
-    inserted = inserted + 1
-  elseif #old == 1 and old[1] == member then
-    unchanged = unchanged + 1
+  local n = tonumber(score)
+  if cutoff and n < cutoff and not (i + 1 == #ARGV and (newest == nil or n >= newest)) then
+    stale = stale + 1
   else
-    redis.call('ZREMRANGEBYSCORE', key, score, score)
-    redis.call('ZADD', key, score, member)
-    updated = updated + 1
+    local old = stored[score]
+    if old == nil then
+      inserted = inserted + 1
+      adds[#adds + 1] = score
+      adds[#adds + 1] = member
+    elseif old == member then
+      unchanged = unchanged + 1
+    else
+      updated = updated + 1
+      removes[#removes + 1] = old
+      adds[#adds + 1] = score
+      adds[#adds + 1] = member
+    end
+    stored[score] = member
+    if newest == nil or n > newest then newest = n end
   end
 end
+-- Bulk commands, in slices that stay under Lua's stack limit.
+for j = 1, #removes, 1000 do
+  redis.call('ZREM', key, unpack(removes, j, math.min(j + 999, #removes)))
+end
+for j = 1, #adds, 2000 do
+  redis.call('ZADD', key, unpack(adds, j, math.min(j + 1999, #adds)))
+end
 local trimmed = 0
-if ARGV[1] ~= '' then
-  trimmed = redis.call('ZREMRANGEBYSCORE', key, '-inf', '(' .. ARGV[1])
+if cutoff then
+  local old = redis.call('ZCOUNT', key, '-inf', '(' .. ARGV[1])
+  local total = redis.call('ZCARD', key)
+  if old >= total then old = total - 1 end
+  if old > 0 then trimmed = redis.call('ZREMRANGEBYRANK', key, 0, old - 1) end
 end
 if redis.call('EXISTS', key) == 1 then
   redis.call('PEXPIRE', key, ARGV[2])
 end
-return {inserted, updated, unchanged, trimmed}
+return {inserted, updated, unchanged, trimmed + stale}
 ";
 
 /// The Redis bar tier (see the [module documentation](super)).
@@ -157,15 +193,12 @@ impl OhlcvDataRepository for RedisOhlcvDataRepository {
         let cutoff = now.checked_sub_signed(config.retention);
         let ttl_ms = u64::try_from(config.ttl_policy.ttl_at(now).as_millis()).unwrap_or(u64::MAX).max(1);
         let bars = series.bars();
-        let skip = cutoff.map_or(0, |c| bars.partition_point(|b| b.open_time() < c));
+        // Bars before the cutoff are not sent, except the last one, which the script keeps when
+        // it is the newest bar of the key.
+        let skip = cutoff.map_or(0, |c| bars.partition_point(|b| b.open_time() < c).min(bars.len() - 1));
         let mut summary = WriteSummary { trimmed: skip as u64, ..WriteSummary::default() };
         let cutoff_secs = cutoff.map(|c| c.timestamp());
-        let fresh = &bars[skip..];
-        if fresh.is_empty() {
-            // Nothing to write: still trim what is stored (and refresh the TTL of what remains).
-            summary.absorb(self.upsert_chunk(&rkey, cutoff_secs, ttl_ms, &[]).await?);
-        }
-        for chunk in fresh.chunks(UPSERT_CHUNK) {
+        for chunk in bars[skip..].chunks(UPSERT_CHUNK) {
             summary.absorb(self.upsert_chunk(&rkey, cutoff_secs, ttl_ms, chunk).await?);
         }
         Ok(summary)
