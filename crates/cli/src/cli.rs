@@ -52,6 +52,63 @@ pub enum Command {
     Data(DataCommand),
     /// Print stored bars of one series.
     Fetch(FetchArgs),
+    /// Inspect the Redis tier.
+    #[command(subcommand)]
+    Cache(CacheCommand),
+    /// Run the performance scenarios of SPEC §11 on a fixed synthetic workload.
+    Bench(BenchArgs),
+    /// The backtest artifact store's local cache.
+    #[command(subcommand)]
+    Artifacts(ArtifactsCommand),
+    /// Create what the configuration needs and lacks (the S3 bucket of the history tier).
+    Init(InitArgs),
+}
+
+/// `axia init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    /// Print `{"steps": […]}` as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `axia bench`.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// Run only this scenario (default: all of them; an unknown name lists the known ones).
+    #[arg(long, value_name = "NAME")]
+    pub scenario: Option<String>,
+    /// Print `{"scenarios": {…}}` as JSON (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
+    /// Measured iterations of every scenario run (default per scenario; for `l1_get_24h`, batches
+    /// of 1,000 gets).
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub iterations: Option<u32>,
+}
+
+/// `axia artifacts …`.
+#[derive(Debug, Subcommand)]
+pub enum ArtifactsCommand {
+    /// Delete every cached copy of S3 artifacts (`[storage] local_cache_path`); the next reads
+    /// fetch again. Nothing in S3 is touched.
+    ClearCache {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `axia cache …`.
+#[derive(Debug, Subcommand)]
+pub enum CacheCommand {
+    /// Memory used against the budget (OK / WARNING / CRITICAL; exit 1 when CRITICAL), key
+    /// count, and bars, first/last bar and TTL of every series.
+    Stats {
+        /// JSON output (the default when stdout is not a terminal).
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 /// `axia collect`.
@@ -100,6 +157,34 @@ pub enum DataCommand {
     },
     /// Resample a stored series into a coarser timeframe and store it.
     Resample(ResampleArgs),
+    /// Check every object against the manifest (size, md5, orphans); exit 1 naming each problem.
+    Verify(VerifyArgs),
+    /// Merge daily M1/M5 partitions older than a cutoff into monthly archives, verify each
+    /// archive, and only then delete the originals. Reads return the same bars afterwards.
+    Compact {
+        /// Keep daily partitions younger than this (`7d`, `36h`).
+        #[arg(long, default_value = "7d")]
+        older_than: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `axia data verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Also check that every series covering this UTC date (YYYY-MM-DD) holds bars on it, where
+    /// its market calendar expects some (seed 001's backup check).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub date: Option<String>,
+    /// Add orphan objects and fix wrong entries from the objects themselves (a corrupt object
+    /// is reported, never added); rebuild a missing or corrupt manifest.
+    #[arg(long)]
+    pub repair: bool,
+    /// JSON output.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `axia data import`.
@@ -159,7 +244,22 @@ pub struct FetchArgs {
     /// Range end, exclusive (UTC).
     #[arg(long)]
     pub to: Option<String>,
+    /// What the bars are for: `trading` and `chart` read recent bars from Redis first (when
+    /// configured) and the rest from the history tier; `analysis` reads the history tier only.
+    #[arg(long, value_enum, default_value = "chart")]
+    pub use_case: UseCase,
     /// Output format.
     #[arg(long, value_enum, default_value = "table")]
     pub format: BarFormat,
+}
+
+/// What a read is for (SPEC §5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UseCase {
+    /// Latest bars, lowest latency.
+    Trading,
+    /// Recent days for a chart.
+    Chart,
+    /// Long history for research.
+    Analysis,
 }

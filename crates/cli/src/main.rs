@@ -2,11 +2,13 @@
 //! daemon. `main` only parses arguments, loads configuration, wires adapters and maps errors
 //! to exit codes (0 ok, 1 job failed, 2 usage or configuration error).
 
+#[macro_use]
+mod output;
+mod bench;
 mod cli;
 mod cmd;
 mod config;
 mod error;
-mod output;
 mod progress;
 mod timearg;
 mod wiring;
@@ -43,11 +45,15 @@ fn main() -> ExitCode {
 
 async fn run(cli: Cli) -> CliResult {
     let config = Config::load(cli.config.as_deref()).usage()?;
-    let app = App::new(config).usage()?;
+    let app = App::new(config).await.usage()?;
     match cli.command {
         Command::Collect(args) => cmd::collect::run(&app, args).await,
         Command::Data(command) => cmd::data::run(&app, command).await,
         Command::Fetch(args) => cmd::fetch::run(&app, args).await,
+        Command::Cache(command) => cmd::cache::run(&app, command).await,
+        Command::Bench(args) => cmd::bench::run(&app, args).await,
+        Command::Artifacts(command) => cmd::artifacts::run(&app, command).await,
+        Command::Init(args) => cmd::init::run(&app, args).await,
     }
 }
 

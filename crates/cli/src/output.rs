@@ -1,10 +1,29 @@
 //! Rendering bars and reports: table, CSV (`open_time_utc,open,high,low,close,volume`) and JSON.
 
+use std::fmt;
 use std::io::{self, Write};
 
 use axia_domain::{Bar, OhlcvSeries};
 use chrono::SecondsFormat;
 use serde_json::{Value, json};
+
+/// `println!` for command output: a reader that stopped early (`| head`) ends the output
+/// quietly instead of panicking.
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::output::write_line(format_args!($($arg)*))
+    };
+}
+
+/// Writes one line to stdout; a closed pipe is not an error (see [`outln!`]).
+pub fn write_line(args: fmt::Arguments<'_>) {
+    let mut out = io::stdout().lock();
+    if let Err(e) = writeln!(out, "{args}")
+        && e.kind() != io::ErrorKind::BrokenPipe
+    {
+        tracing::warn!("cannot write to stdout: {e}");
+    }
+}
 
 /// The CSV header of bar output.
 pub const CSV_HEADER: &str = "open_time_utc,open,high,low,close,volume";

@@ -41,9 +41,10 @@ pub async fn run(app: &App, args: CollectArgs) -> CliResult {
         initial_lookback: TimeDelta::days(i64::from(cfg.lookback_days)),
         refetch_bars: cfg.refetch_bars,
         max_retries: cfg.max_retries,
+        require_hot_tiers: app.config.redis.require,
         ..CollectConfig::default()
     };
-    let collector = CollectOhlcvData::new(source, app.history.clone(), Vec::new(), app.clock.clone(), config);
+    let collector = CollectOhlcvData::new(source, app.history.clone(), app.hot_tiers(), app.clock.clone(), config);
     let bar = progress::bar(request.keys().len() as u64, "collect");
     let tick = bar.clone();
     let on_task: ProgressFn = Arc::new(move |r: &TaskResult| {
@@ -59,7 +60,7 @@ pub async fn run(app: &App, args: CollectArgs) -> CliResult {
     let summary = report.summary_json();
     tracing::info!(summary = %summary, "collect finished");
     if args.json || !std::io::stdout().is_terminal() {
-        println!("{summary}");
+        outln!("{summary}");
     } else {
         print_human(&report);
     }
@@ -90,7 +91,7 @@ fn log_task(task: &TaskResult) {
 
 fn print_human(report: &axia_application::CollectReport) {
     let label = if report.synthetic { " (SYNTHETIC data, not market prices)" } else { "" };
-    println!("source: {}{label}", report.source);
+    outln!("source: {}{label}", report.source);
     for t in &report.tasks {
         let what = match &t.outcome {
             TaskOutcome::Stored { fetched, written, .. } => format!(
@@ -100,11 +101,16 @@ fn print_human(report: &axia_application::CollectReport) {
             TaskOutcome::UpToDate => "up to date".to_owned(),
             TaskOutcome::Failed { stage, error, .. } => format!("FAILED ({stage}): {error}"),
         };
-        println!("  {:<14} {what}", t.key.to_string());
+        outln!("  {:<14} {what}", t.key.to_string());
     }
     let c = report.counts();
-    println!(
+    outln!(
         "{} tasks: {} stored, {} up to date, {} failed, {} degraded in {:.2?}",
-        c.tasks, c.stored, c.up_to_date, c.failed, c.degraded, report.elapsed
+        c.tasks,
+        c.stored,
+        c.up_to_date,
+        c.failed,
+        c.degraded,
+        report.elapsed
     );
 }

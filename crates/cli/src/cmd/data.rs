@@ -1,5 +1,6 @@
-//! `axia data import | list | gaps | resample`.
+//! `axia data import | list | gaps | resample | verify` (verify in [`super::verify`]).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -7,7 +8,8 @@ use axia_adapters::csv_import::{ImportFormat, ImportOptions, SourceTz, read_bars
 use axia_application::{DataError, DataService};
 use axia_domain::ports::WriteSummary;
 use axia_domain::{OhlcvSeries, SeriesKey, TimeRange};
-use chrono::{Datelike, NaiveDate, SecondsFormat};
+
+use chrono::{Datelike, NaiveDate, SecondsFormat, TimeDelta};
 use serde_json::json;
 
 use crate::cli::{DataCommand, ImportArgs, ResampleArgs};
@@ -27,6 +29,8 @@ pub async fn run(app: &App, command: DataCommand) -> CliResult {
         DataCommand::List { json } => list(&service, json).await,
         DataCommand::Gaps { symbol, timeframe, json } => gaps(&service, &series_key(&symbol, &timeframe)?, json).await,
         DataCommand::Resample(args) => resample(&service, args).await,
+        DataCommand::Verify(args) => super::verify::run(app, args).await,
+        DataCommand::Compact { older_than, json } => compact(app, &older_than, json).await,
     }
 }
 
@@ -65,7 +69,7 @@ async fn import(service: &DataService, args: ImportArgs) -> CliResult {
         "written": total,
     });
     tracing::info!(summary = %summary, "import finished");
-    println!(
+    outln!(
         "imported {} bars of {key} from {}: {} new, {} updated, {} unchanged",
         series.len(),
         args.file.display(),
@@ -99,16 +103,16 @@ fn month_chunks(series: &OhlcvSeries) -> Vec<OhlcvSeries> {
 async fn list(service: &DataService, as_json: bool) -> CliResult {
     let rows = service.list(true).await.map_err(anyhow::Error::from)?;
     if as_json {
-        println!("{}", serde_json::to_string_pretty(&rows).context("serialising the listing")?);
+        outln!("{}", serde_json::to_string_pretty(&rows).context("serialising the listing")?);
         return Ok(());
     }
     if rows.is_empty() {
-        println!("no data stored");
+        outln!("no data stored");
         return Ok(());
     }
-    println!("{:<10} {:<4} {:<21} {:<21} {:>9} {:>5}", "symbol", "tf", "first", "last", "rows", "gaps");
+    outln!("{:<10} {:<4} {:<21} {:<21} {:>9} {:>5}", "symbol", "tf", "first", "last", "rows", "gaps");
     for r in rows {
-        println!(
+        outln!(
             "{:<10} {:<4} {:<21} {:<21} {:>9} {:>5}",
             r.symbol,
             r.timeframe,
@@ -138,13 +142,13 @@ async fn gaps(service: &DataService, key: &SeriesKey, as_json: bool) -> CliResul
                 })
             })
             .collect();
-        println!("{}", json!({"series": key.to_string(), "gaps": items}));
+        outln!("{}", json!({"series": key.to_string(), "gaps": items}));
         return Ok(());
     }
-    println!("{key}: {} gap(s) (regular market closures are not gaps)", gaps.len());
+    outln!("{key}: {} gap(s) (regular market closures are not gaps)", gaps.len());
     for g in gaps {
         let missing = g.missing_bars.map_or_else(String::new, |n| format!("  {n} bar(s) missing"));
-        println!(
+        outln!(
             "  {} .. {}{missing}",
             g.start.to_rfc3339_opts(SecondsFormat::Secs, true),
             g.end.to_rfc3339_opts(SecondsFormat::Secs, true)
@@ -170,7 +174,7 @@ async fn resample(service: &DataService, args: ResampleArgs) -> CliResult {
         }
     };
     let (series, written) = service.resample(&sym, from, to, range).await.map_err(anyhow::Error::from)?;
-    println!(
+    outln!(
         "resampled {sym} {from} into {} {to} bars: {} new, {} updated, {} unchanged",
         series.len(),
         written.inserted,
@@ -178,4 +182,57 @@ async fn resample(service: &DataService, args: ResampleArgs) -> CliResult {
         written.unchanged
     );
     Ok(())
+}
+
+/// `7d`, `36h`, `90m` as a duration.
+fn parse_age(text: &str) -> anyhow::Result<TimeDelta> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i64 = number
+        .parse()
+        .map_err(|_| anyhow::anyhow!("--older-than {text:?}: expected a number and a unit: 7d, 36h, 90m"))?;
+    match unit {
+        "d" => Ok(TimeDelta::days(n)),
+        "h" => Ok(TimeDelta::hours(n)),
+        "m" => Ok(TimeDelta::minutes(n)),
+        _ => anyhow::bail!("--older-than {text:?}: the unit must be d, h or m (7d, 36h, 90m)"),
+    }
+}
+
+async fn compact(app: &App, older_than: &str, as_json: bool) -> CliResult {
+    let older_than = parse_age(older_than).usage()?;
+    let report = app.parquet.compact(older_than, app.clock.now()).await.map_err(anyhow::Error::from)?;
+    if as_json || !std::io::stdout().is_terminal() {
+        outln!("{}", serde_json::to_string(&report).context("serialising the report")?);
+    } else {
+        outln!(
+            "compacted {} series: {} archives written, {} daily objects deleted, {} bars, {} -> {} bytes (cutoff {})",
+            report.series,
+            report.archives_written,
+            report.originals_deleted,
+            report.bars,
+            report.bytes_before,
+            report.bytes_after,
+            report.cutoff.to_rfc3339_opts(SecondsFormat::Secs, true)
+        );
+        if report.orphans_kept > 0 {
+            outln!("{} unlisted daily objects kept (see axia data verify)", report.orphans_kept);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod age_tests {
+    use super::*;
+
+    #[test]
+    fn ages_parse_with_units() {
+        assert_eq!(parse_age("7d").unwrap(), TimeDelta::days(7));
+        assert_eq!(parse_age("36h").unwrap(), TimeDelta::hours(36));
+        assert_eq!(parse_age(" 90m ").unwrap(), TimeDelta::minutes(90));
+        assert!(parse_age("7").is_err());
+        assert!(parse_age("d").is_err());
+        assert!(parse_age("7w").is_err());
+    }
 }

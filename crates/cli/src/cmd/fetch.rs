@@ -4,12 +4,12 @@ use std::io::Write;
 use std::time::Instant;
 
 use anyhow::Context;
-use axia_application::DataService;
+use axia_application::{DataService, TierRead};
 use axia_domain::TimeRange;
 use chrono::TimeDelta;
 use serde_json::json;
 
-use crate::cli::{BarFormat, FetchArgs};
+use crate::cli::{BarFormat, FetchArgs, UseCase};
 use crate::error::{CliResult, UsageContext};
 use crate::output;
 use crate::timearg::parse_utc;
@@ -34,9 +34,22 @@ pub async fn run(app: &App, args: FetchArgs) -> CliResult {
         None
     };
     let started = Instant::now();
-    let series = DataService::new(app.history.clone()).read(&key, range).await.map_err(anyhow::Error::from)?;
+    let (series, tiers) = match range {
+        Some(range) if args.use_case != UseCase::Analysis => {
+            app.data_service().read_hot_first(&key, range, now).await.map_err(anyhow::Error::from)?
+        }
+        _ => {
+            let series = DataService::new(app.history.clone()).read(&key, range).await.map_err(anyhow::Error::from)?;
+            let tier = TierRead { tier: app.history.name().to_owned(), rows: series.len(), error: None };
+            (series, vec![tier])
+        }
+    };
+    for t in tiers.iter().filter(|t| t.error.is_some()) {
+        tracing::warn!(tier = %t.tier, "degraded: {} (answered from the next tier)", t.error.as_deref().unwrap_or(""));
+    }
     let metadata = json!({
-        "tiers": [{"tier": app.history.name(), "rows": series.len()}],
+        "use_case": format!("{:?}", args.use_case).to_lowercase(),
+        "tiers": tiers,
         "latency_ms": started.elapsed().as_secs_f64() * 1e3,
         "rows": series.len(),
     });

@@ -2,6 +2,10 @@
 //! binary in its own empty directory.
 
 mod bad_input;
+mod bench;
 mod collect;
 mod import;
+mod maintenance;
+mod redis;
+mod s3;
 mod support;

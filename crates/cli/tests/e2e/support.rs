@@ -26,6 +26,11 @@ impl Scratch {
 
     /// Runs `axia args…` in the directory with no `AXIA_*` variables set.
     pub fn axia(&self, args: &[&str]) -> Output {
+        self.axia_env(args, &[])
+    }
+
+    /// Runs `axia args…` with only the given `AXIA_*` variables set.
+    pub fn axia_env(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_axia"));
         cmd.args(args).current_dir(self.path());
         for (k, _) in std::env::vars() {
@@ -33,7 +38,15 @@ impl Scratch {
                 cmd.env_remove(k);
             }
         }
+        cmd.envs(env.iter().copied());
         cmd.output().expect("run axia")
+    }
+
+    /// Runs with `env` and asserts exit code 0; returns stdout.
+    pub fn ok_env(&self, args: &[&str], env: &[(&str, &str)]) -> String {
+        let out = self.axia_env(args, env);
+        assert!(out.status.success(), "axia {args:?} failed: {}\n{}", out.status, stderr(&out));
+        String::from_utf8(out.stdout).expect("utf-8 stdout")
     }
 
     /// Runs and asserts exit code 0; returns stdout.

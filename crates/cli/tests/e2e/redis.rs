@@ -1,0 +1,194 @@
+//! `axia collect`, `axia fetch` and `axia cache stats` with the Redis tier configured, against
+//! the real redis-server of the test command (`AXIA_TEST_REDIS_URL`), each test under its own key
+//! prefix; and with Redis unreachable.
+
+use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use serde_json::Value;
+
+use crate::support::{Scratch, stderr};
+
+fn redis_url() -> String {
+    std::env::var("AXIA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
+}
+
+fn unique_prefix() -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("e2e{}x{nanos}:", std::process::id())
+}
+
+/// The synthetic market ends at the last full hour before now, so the last 24 h hold bars
+/// (on trading days) and a second run finds nothing new.
+fn synthetic_end() -> String {
+    (Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap() - TimeDelta::hours(1)).to_rfc3339()
+}
+
+struct Env {
+    vars: Vec<(String, String)>,
+}
+
+impl Env {
+    fn new(url: &str, prefix: &str, end: &str) -> Self {
+        let vars = [
+            ("AXIA_REDIS__URL", url),
+            ("AXIA_REDIS__KEY_PREFIX", prefix),
+            ("AXIA_REDIS__CONNECT_TIMEOUT_MS", "300"),
+            ("AXIA_REDIS__COMMAND_TIMEOUT_MS", "300"),
+            ("AXIA_COLLECTOR__SYNTHETIC_END", end),
+            ("AXIA_COLLECTOR__LOOKBACK_DAYS", "3"),
+        ];
+        Self { vars: vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect() }
+    }
+
+    fn with(mut self, key: &str, value: &str) -> Self {
+        self.vars.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    fn pairs(&self) -> Vec<(&str, &str)> {
+        self.vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
+    }
+}
+
+fn stats(s: &Scratch, env: &Env) -> Value {
+    let out = s.ok_env(&["cache", "stats", "--json"], &env.pairs());
+    serde_json::from_str(out.trim()).expect("stats JSON")
+}
+
+fn time(v: &Value) -> DateTime<Utc> {
+    v.as_str().expect("time string").parse().expect("RFC 3339 time")
+}
+
+/// Deletes the test's keys through the binary-free route: the bars are trimmed by TTL anyway,
+/// but a test should leave nothing behind.
+fn cleanup(prefix: &str) {
+    let url = redis_url();
+    let authority = url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("127.0.0.1:6379");
+    let Ok(mut stream) = std::net::TcpStream::connect(authority) else { return };
+    let script = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0";
+    let pattern = format!("{prefix}*");
+    let args = ["EVAL", script, "0", pattern.as_str()];
+    let mut cmd = format!("*{}\r\n", args.len());
+    for a in args {
+        cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    use std::io::{Read, Write};
+    let _ = stream.write_all(cmd.as_bytes());
+    let mut buf = [0u8; 64];
+    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
+    let _ = stream.read(&mut buf);
+}
+
+struct Cleanup(String);
+
+impl Drop for Cleanup {
+    fn drop(&mut self) {
+        cleanup(&self.0);
+    }
+}
+
+#[test]
+fn collect_with_redis_keeps_one_day_per_series_with_a_ttl_and_is_idempotent() {
+    let s = Scratch::new();
+    let prefix = unique_prefix();
+    let _cleanup = Cleanup(prefix.clone());
+    let env = Env::new(&redis_url(), &prefix, &synthetic_end());
+    let out = s.ok_env(&["collect", "--json"], &env.pairs());
+    let summary: Value = serde_json::from_str(out.trim()).expect("summary JSON");
+    assert_eq!(summary["counts"]["tasks"], 45, "{summary}");
+    assert_eq!(summary["counts"]["failed"], 0, "{summary}");
+    assert_eq!(summary["counts"]["degraded"], 0, "{summary}");
+
+    let first = stats(&s, &env);
+    let series = first["stats"]["series"].as_array().expect("series");
+    // Every series the history tier holds has a key (with a short lookback, W1 and MN1 may have
+    // no closed bar yet).
+    let listed: Value = serde_json::from_str(s.ok_env(&["data", "list", "--json"], &env.pairs()).trim()).unwrap();
+    let stored = listed.as_array().expect("data list rows").len();
+    assert!(stored >= 35, "{listed}");
+    assert_eq!(series.len(), stored, "every stored series has a key: {first}");
+    for row in series {
+        let key = row["key"].as_str().unwrap();
+        assert!(key.starts_with(&format!("{prefix}ohlcv:{{")), "{key}");
+        let bars = row["bars"].as_u64().unwrap();
+        assert!(bars >= 1, "{row}");
+        let span = time(&row["last"]) - time(&row["first"]);
+        assert!(bars == 1 || span < TimeDelta::hours(24), "more than 24 h of bars: {row}");
+        assert!(bars <= 1440, "{row}");
+        let ttl = row["ttl"].as_u64().expect("a TTL");
+        assert!(ttl > 0 && ttl <= 25 * 3600, "{row}");
+    }
+    assert_eq!(first["stats"]["status"], "OK", "{first}");
+
+    let again = s.ok_env(&["collect", "--json"], &env.pairs());
+    let second: Value = serde_json::from_str(again.trim()).unwrap();
+    assert_eq!(second["counts"]["failed"], 0, "{second}");
+    let counts = |v: &Value| -> Vec<(String, u64)> {
+        v["stats"]["series"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| (r["key"].as_str().unwrap().to_owned(), r["bars"].as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(counts(&stats(&s, &env)), counts(&first), "a second collect changed member counts");
+}
+
+#[test]
+fn fetch_reads_recent_bars_from_redis_and_the_same_bars_as_the_history_tier() {
+    let s = Scratch::new();
+    let prefix = unique_prefix();
+    let _cleanup = Cleanup(prefix.clone());
+    let env = Env::new(&redis_url(), &prefix, &synthetic_end());
+    s.ok_env(&["collect", "--symbols", "EURUSD", "--timeframes", "M1"], &env.pairs());
+    let args = ["fetch", "EURUSD", "M1", "--days", "2", "--use-case", "chart", "--format", "json"];
+    let tiered: Value = serde_json::from_str(s.ok_env(&args, &env.pairs()).trim()).unwrap();
+    let tiers = tiered["metadata"]["tiers"].as_array().expect("tiers");
+    assert_eq!(tiers[0]["tier"], "redis", "{tiers:?}");
+    assert!(tiers[0]["error"].is_null(), "{tiers:?}");
+    // The same bars as the history tier alone (analysis reads only the history tier).
+    let mut history_args = args.to_vec();
+    history_args[6] = "analysis";
+    let history: Value = serde_json::from_str(s.ok_env(&history_args, &env.pairs()).trim()).unwrap();
+    assert_eq!(history["metadata"]["tiers"][0]["tier"], "parquet", "{}", history["metadata"]);
+    assert_eq!(tiered["bars"], history["bars"]);
+    assert!(tiered["rows"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn with_redis_unreachable_collect_is_degraded_and_fetch_answers_from_history() {
+    let s = Scratch::new();
+    let env = Env::new("redis://127.0.0.1:1/0", "unreachable:", &synthetic_end());
+    let started = std::time::Instant::now();
+    let out = s.ok_env(&["collect", "--symbols", "EURUSD", "--timeframes", "M1,H1", "--json"], &env.pairs());
+    let summary: Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(summary["counts"]["stored"], 2, "{summary}");
+    assert_eq!(summary["counts"]["degraded"], 2, "{summary}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(30), "collect took {:?}", started.elapsed());
+
+    let args = ["fetch", "EURUSD", "M1", "--days", "2", "--use-case", "chart", "--format", "csv"];
+    let out = s.axia_env(&args, &env.pairs());
+    assert!(out.status.success(), "{}", stderr(&out));
+    let without_redis = s.ok(&args);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), without_redis);
+    assert!(without_redis.lines().count() > 1, "no bars: {without_redis}");
+    assert!(stderr(&out).contains("degraded"), "{}", stderr(&out));
+
+    // Required Redis: the collect fails, naming Redis.
+    let required = env.with("AXIA_REDIS__REQUIRE", "true");
+    let out = s.axia_env(&["collect", "--symbols", "EURUSD", "--timeframes", "M5", "--json"], &required.pairs());
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(stderr(&out).contains("redis"), "{}", stderr(&out));
+
+    // cache stats names what to check.
+    let out = s.axia_env(&["cache", "stats"], &required.pairs());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr(&out).contains("127.0.0.1:1"), "{}", stderr(&out));
+}
+
+#[test]
+fn cache_stats_without_redis_is_a_usage_error() {
+    let s = Scratch::new();
+    let out = s.axia(&["cache", "stats"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("AXIA_REDIS__URL"), "{}", stderr(&out));
+}
