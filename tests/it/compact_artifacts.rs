@@ -19,12 +19,13 @@ use async_trait::async_trait;
 use axia_adapters::artifacts::{
     ArtifactCache, ArtifactConfig, ArtifactError, ArtifactMode, ArtifactStore, ENV_S3_BUCKET, ENV_S3_PREFIX,
 };
-use axia_adapters::object_store::{LocalObjectStore, S3ObjectStore, S3Settings, md5_hex};
+use axia_adapters::object_store::{LocalObjectStore, md5_hex};
 use axia_adapters::parquet::{DEFAULT_KEEP_DAILY, ParquetOhlcvRepository, codec};
 use axia_adapters::synthetic::SyntheticSource;
 use axia_domain::ports::{Coverage, ObjectMeta, ObjectStore, ObjectStoreError, OhlcvDataRepository, PutMode};
 use axia_domain::{Bar, FixedClock, OhlcvSeries, SeriesKey, Symbol, TimeRange, Timeframe};
 use axia_tests::ohlcv_contract;
+use axia_tests::s3_support::{s3_settings, s3_store_in_new_bucket};
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use rstest::rstest;
 
@@ -40,39 +41,13 @@ struct Fixture {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn endpoint() -> String {
-    std::env::var("AXIA_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "AXIA_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local AWS \
-             server (scripts/aws-server.sh start) and sets it with the AWS_* test credentials"
-        )
-    })
-}
-
-fn s3_settings(bucket: &str, prefix: &str) -> S3Settings {
-    S3Settings {
-        prefix: prefix.to_string(),
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint()),
-        ..S3Settings::new(bucket)
-    }
-}
-
-/// A store under `prefix` in a bucket of its own, created here.
-async fn s3_store(prefix: &str) -> S3ObjectStore {
-    let bucket = format!("axia-test-{}", uuid::Uuid::new_v4().simple());
-    let store = S3ObjectStore::new(s3_settings(&bucket, prefix)).await.expect("S3 store");
-    store.ensure_bucket().await.expect("create the bucket");
-    store
-}
-
 async fn fixture(backend: Backend) -> Fixture {
     match backend {
         Backend::Local => {
             let dir = tempfile::tempdir().expect("tempdir");
             Fixture { store: Arc::new(LocalObjectStore::new(dir.path())), _dir: Some(dir) }
         }
-        Backend::S3 => Fixture { store: Arc::new(s3_store("").await), _dir: None },
+        Backend::S3 => Fixture { store: Arc::new(s3_store_in_new_bucket("").await), _dir: None },
     }
 }
 
@@ -387,7 +362,7 @@ async fn artifacts_round_trip_in_local_mode() {
 
 #[tokio::test]
 async fn artifacts_round_trip_in_s3_mode_from_the_config() {
-    let bucket_store = s3_store("").await;
+    let bucket_store = s3_store_in_new_bucket("").await;
     let cache = tempfile::tempdir().expect("tempdir");
     let mut config = ArtifactConfig {
         mode: ArtifactMode::S3,
@@ -420,7 +395,7 @@ fn counted(remote: &Arc<dyn ObjectStore>, dir: &std::path::Path) -> (ArtifactSto
 
 #[tokio::test]
 async fn the_cache_serves_without_s3_until_the_ttl_then_revalidates() {
-    let remote: Arc<dyn ObjectStore> = Arc::new(s3_store(".cache").await);
+    let remote: Arc<dyn ObjectStore> = Arc::new(s3_store_in_new_bucket(".cache").await);
     let (dir_a, dir_b) = (tempfile::tempdir().expect("tempdir"), tempfile::tempdir().expect("tempdir"));
     let (host_a, s3_a, clock_a) = counted(&remote, dir_a.path());
     let (host_b, s3_b, _) = counted(&remote, dir_b.path());

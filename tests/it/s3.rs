@@ -11,30 +11,13 @@ use std::time::{Duration, Instant};
 use axia_adapters::object_store::{S3ObjectStore, S3Settings, md5_hex};
 use axia_adapters::parquet::ParquetOhlcvRepository;
 use axia_domain::ports::{ObjectStore, ObjectStoreError, PutMode};
+use axia_tests::s3_support::s3_settings;
 use axia_tests::{object_store_contract, ohlcv_contract};
-
-fn endpoint() -> String {
-    std::env::var("AXIA_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "AXIA_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local AWS \
-             server (scripts/aws-server.sh start) and sets it with the AWS_* test credentials"
-        )
-    })
-}
-
-fn settings(bucket: &str, prefix: &str) -> S3Settings {
-    S3Settings {
-        prefix: prefix.to_string(),
-        region: Some("us-east-1".into()),
-        endpoint_url: Some(endpoint()),
-        ..S3Settings::new(bucket)
-    }
-}
 
 /// A store under `prefix` in a bucket of its own, created here.
 async fn store_in_new_bucket(prefix: &str) -> S3ObjectStore {
     let bucket = format!("axia-test-{}", uuid::Uuid::new_v4().simple());
-    let store = S3ObjectStore::new(settings(&bucket, prefix)).await.expect("S3 store");
+    let store = S3ObjectStore::new(s3_settings(&bucket, prefix)).await.expect("S3 store");
     assert!(store.ensure_bucket().await.expect("create the bucket"), "a missing bucket is created");
     assert!(!store.ensure_bucket().await.expect("ensure the bucket again"), "an existing bucket is kept");
     store
@@ -54,7 +37,7 @@ async fn s3_store_meets_the_contract_under_a_prefix() {
     object_store_contract::run(&store).await;
 
     // The prefix is really a prefix of the bucket's keys, and other keys stay out of sight.
-    let whole = S3ObjectStore::new(settings(store.bucket(), "")).await.expect("store over the whole bucket");
+    let whole = S3ObjectStore::new(s3_settings(store.bucket(), "")).await.expect("store over the whole bucket");
     store.put("a/b", b"inside".to_vec(), PutMode::Create).await.expect("put under the prefix");
     whole.put("outside", b"outside".to_vec(), PutMode::Create).await.expect("put outside the prefix");
     assert_eq!(whole.get("axia/history/a/b").await.expect("the full key").0, b"inside");
@@ -104,7 +87,7 @@ async fn parquet_ohlcv_tier_on_s3_meets_the_contract() {
 #[tokio::test]
 async fn a_missing_bucket_is_a_clear_error_naming_it() {
     let bucket = format!("axia-test-missing-{}", uuid::Uuid::new_v4().simple());
-    let store = S3ObjectStore::new(settings(&bucket, "p")).await.expect("S3 store");
+    let store = S3ObjectStore::new(s3_settings(&bucket, "p")).await.expect("S3 store");
     let check = |op: &str, err: ObjectStoreError| match &err {
         ObjectStoreError::Misconfigured { detail } => {
             assert!(detail.contains(&bucket) && detail.contains("does not exist"), "{op}: {detail}");
@@ -138,7 +121,7 @@ async fn an_unreachable_endpoint_is_a_retryable_error_within_bounds() {
         connect_timeout: Duration::from_millis(500),
         operation_timeout: Duration::from_secs(2),
         max_attempts: 1,
-        ..settings("axia-test-unreachable", "")
+        ..s3_settings("axia-test-unreachable", "")
     };
     let store = S3ObjectStore::new(settings).await.expect("S3 store");
     let ops = [

@@ -12,12 +12,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use async_trait::async_trait;
-use axia_adapters::object_store::{LocalObjectStore, S3ObjectStore, S3Settings, md5_hex};
+use axia_adapters::object_store::{LocalObjectStore, S3ObjectStore, md5_hex};
 use axia_adapters::parquet::{
     Manifest, ParquetOhlcvRepository, ProblemKind, RepairAction, VerifyOptions, VerifyReport,
 };
 use axia_domain::ports::{ObjectMeta, ObjectStore, ObjectStoreError, OhlcvDataRepository, PutMode, RepositoryError};
 use axia_domain::{Bar, OhlcvSeries, SeriesKey, Symbol, TimeRange, Timeframe};
+use axia_tests::s3_support::{new_bucket_name, s3_settings};
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 use rstest::rstest;
 
@@ -36,15 +37,6 @@ struct Fixture {
     _dir: Option<tempfile::TempDir>,
 }
 
-fn endpoint() -> String {
-    std::env::var("AXIA_TEST_AWS_ENDPOINT").unwrap_or_else(|_| {
-        panic!(
-            "AXIA_TEST_AWS_ENDPOINT is not set: run the tests with scripts/test.sh, which starts the local AWS \
-             server (scripts/aws-server.sh start) and sets it with the AWS_* test credentials"
-        )
-    })
-}
-
 async fn fixture(kind: Kind) -> Fixture {
     match kind {
         Kind::Local => {
@@ -52,13 +44,7 @@ async fn fixture(kind: Kind) -> Fixture {
             Fixture { store: Arc::new(LocalObjectStore::new(dir.path())), _dir: Some(dir) }
         }
         Kind::S3 => {
-            let bucket = format!("axia-test-{}", uuid::Uuid::new_v4().simple());
-            let settings = S3Settings {
-                region: Some("us-east-1".into()),
-                endpoint_url: Some(endpoint()),
-                ..S3Settings::new(bucket)
-            };
-            let store = S3ObjectStore::new(settings).await.expect("S3 store");
+            let store = S3ObjectStore::new(s3_settings(&new_bucket_name(), "")).await.expect("S3 store");
             assert!(store.ensure_bucket().await.expect("create the bucket"));
             Fixture { store: Arc::new(store), _dir: None }
         }
