@@ -11,3 +11,4 @@ mod redis_state;
 mod s3;
 mod s3_history;
 mod s3_outage;
+mod sqlite_state;

@@ -5,3 +5,4 @@ pub mod object_store_contract;
 pub mod ohlcv_contract;
 pub mod redis_raw;
 pub mod s3_support;
+pub mod state_contract;

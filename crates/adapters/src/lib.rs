@@ -12,4 +12,5 @@ pub mod object_store;
 pub mod parquet;
 pub mod redis;
 pub mod sample;
+pub mod sqlite;
 pub mod synthetic;
