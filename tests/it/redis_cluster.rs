@@ -113,9 +113,7 @@ impl Namespace {
         let mut left = 0;
         for p in primaries() {
             let mut node = RawRedis::connect_addr(&p.addr);
-            for key in node.keys(&self.prefix) {
-                node.int(&["DEL", &key]);
-            }
+            node.delete_prefix(&self.prefix);
             left += node.keys(&self.prefix).len();
         }
         left

@@ -40,9 +40,7 @@ impl Namespace {
 impl Drop for Namespace {
     fn drop(&mut self) {
         let mut raw = RawRedis::connect(&test_redis_url());
-        for key in raw.keys(&self.prefix) {
-            raw.int(&["DEL", &key]);
-        }
+        raw.delete_prefix(&self.prefix);
         assert!(raw.keys(&self.prefix).is_empty() || std::thread::panicking(), "keys left behind");
     }
 }

@@ -10,7 +10,7 @@ use deadpool_redis::redis::aio::ConnectionLike;
 use deadpool_redis::redis::cluster_routing::{RoutingInfo, SingleNodeRoutingInfo};
 use deadpool_redis::redis::{
     self, AsyncConnectionConfig, Cmd, FromRedisValue, IntoConnectionInfo, Pipeline, RedisError, RedisFuture,
-    RedisResult, Script, Value,
+    RedisResult, Value,
 };
 use deadpool_redis::{Manager, Runtime, cluster};
 
@@ -241,29 +241,7 @@ impl RedisClient {
         self.bounded(what, key, pipe.query_async(&mut conn)).await
     }
 
-    /// Runs a Lua script on `keys` (which must share a hash slot) with `args`.
-    ///
-    /// # Errors
-    /// As the [type documentation](Self) says.
-    pub async fn invoke<T: FromRedisValue>(
-        &self,
-        what: &str,
-        script: &Script,
-        keys: &[&str],
-        args: &[&[u8]],
-    ) -> Result<T, RepositoryError> {
-        let mut invocation = script.prepare_invoke();
-        for k in keys {
-            invocation.key(*k);
-        }
-        for a in args {
-            invocation.arg(*a);
-        }
-        let mut conn = self.connection(what).await?;
-        self.bounded(what, keys.first().copied().unwrap_or(""), invocation.invoke_async(&mut conn)).await
-    }
-
-    /// Runs a prepared script invocation (its first key names it in errors).
+    /// Runs a prepared script invocation on keys of one hash slot (`key` names it in errors).
     pub(super) async fn invoke_prepared<T: FromRedisValue>(
         &self,
         what: &str,

@@ -2,14 +2,11 @@
 //! the real redis-server of the test command (`AXIA_TEST_REDIS_URL`), each test under its own key
 //! prefix; and with Redis unreachable.
 
+use axia_tests::redis_raw::{RawRedis, test_redis_url};
 use chrono::{DateTime, DurationRound, TimeDelta, Utc};
 use serde_json::Value;
 
 use crate::support::{Scratch, stderr};
-
-fn redis_url() -> String {
-    std::env::var("AXIA_TEST_REDIS_URL").unwrap_or_else(|_| "redis://127.0.0.1:6379/0".into())
-}
 
 fn unique_prefix() -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
@@ -58,31 +55,11 @@ fn time(v: &Value) -> DateTime<Utc> {
     v.as_str().expect("time string").parse().expect("RFC 3339 time")
 }
 
-/// Deletes the test's keys through the binary-free route: the bars are trimmed by TTL anyway,
-/// but a test should leave nothing behind.
-fn cleanup(prefix: &str) {
-    let url = redis_url();
-    let authority = url.split("://").nth(1).and_then(|r| r.split('/').next()).unwrap_or("127.0.0.1:6379");
-    let Ok(mut stream) = std::net::TcpStream::connect(authority) else { return };
-    let script = "for _, k in ipairs(redis.call('KEYS', ARGV[1])) do redis.call('DEL', k) end return 0";
-    let pattern = format!("{prefix}*");
-    let args = ["EVAL", script, "0", pattern.as_str()];
-    let mut cmd = format!("*{}\r\n", args.len());
-    for a in args {
-        cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
-    }
-    use std::io::{Read, Write};
-    let _ = stream.write_all(cmd.as_bytes());
-    let mut buf = [0u8; 64];
-    let _ = stream.set_read_timeout(Some(std::time::Duration::from_secs(2)));
-    let _ = stream.read(&mut buf);
-}
-
 struct Cleanup(String);
 
 impl Drop for Cleanup {
     fn drop(&mut self) {
-        cleanup(&self.0);
+        RawRedis::connect(&test_redis_url()).delete_prefix(&self.0);
     }
 }
 
@@ -91,7 +68,7 @@ fn collect_with_redis_keeps_one_day_per_series_with_a_ttl_and_is_idempotent() {
     let s = Scratch::new();
     let prefix = unique_prefix();
     let _cleanup = Cleanup(prefix.clone());
-    let env = Env::new(&redis_url(), &prefix, &synthetic_end());
+    let env = Env::new(&test_redis_url(), &prefix, &synthetic_end());
     let out = s.ok_env(&["collect", "--json"], &env.pairs());
     let summary: Value = serde_json::from_str(out.trim()).expect("summary JSON");
     assert_eq!(summary["counts"]["tasks"], 45, "{summary}");
@@ -138,7 +115,7 @@ fn fetch_reads_recent_bars_from_redis_and_the_same_bars_as_the_history_tier() {
     let s = Scratch::new();
     let prefix = unique_prefix();
     let _cleanup = Cleanup(prefix.clone());
-    let env = Env::new(&redis_url(), &prefix, &synthetic_end());
+    let env = Env::new(&test_redis_url(), &prefix, &synthetic_end());
     s.ok_env(&["collect", "--symbols", "EURUSD", "--timeframes", "M1"], &env.pairs());
     let args = ["fetch", "EURUSD", "M1", "--days", "2", "--use-case", "chart", "--format", "json"];
     let tiered: Value = serde_json::from_str(s.ok_env(&args, &env.pairs()).trim()).unwrap();
