@@ -2,6 +2,7 @@
 
 mod compact_artifacts;
 mod memory;
+mod memory_state;
 mod object_store;
 mod parquet;
 mod redis;

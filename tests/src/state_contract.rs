@@ -10,6 +10,8 @@ use axia_domain::{
     ClientOrderId, KillSwitchAudit, KillSwitchState, Order, OrderSpec, OrderStatus, OrderType, Position,
     PositionStatus, Side, Symbol, Trade, TradingState,
 };
+use std::sync::Arc;
+
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use rust_decimal::Decimal;
 
@@ -154,14 +156,31 @@ pub async fn positions(repo: &dyn PositionRepository) {
     assert_eq!(repo.get(&id("A")).await.expect("get"), None, "an unknown id is None");
 
     let usdjpy = Symbol::new("USDJPY").unwrap();
-    let a = Position::open(id("A"), "TA", eurusd(), Side::Buy, d("1.5"), d("1.10000"), t(0)).unwrap();
-    let b = Position::open(id("B"), "TB", usdjpy.clone(), Side::Sell, d("2"), d("150.125"), t(1)).unwrap();
+    let strategy = id("S");
+    let with_strategy = |mut x: Position, s: &str| {
+        x.strategy_id = Some(s.to_string());
+        x
+    };
+    let a = with_strategy(
+        Position::open(id("A"), "TA", eurusd(), Side::Buy, d("1.5"), d("1.10000"), t(0)).unwrap(),
+        &strategy,
+    );
+    let b = with_strategy(
+        Position::open(id("B"), "TB", usdjpy.clone(), Side::Sell, d("2"), d("150.125"), t(1)).unwrap(),
+        &strategy,
+    );
+    // Another strategy, opened the next day.
+    let c = with_strategy(
+        Position::open(id("C"), "TC", eurusd(), Side::Buy, d("1"), d("1.2"), t(24 * 60)).unwrap(),
+        &id("S2"),
+    );
     let a1 = repo.save(&a).await.expect("create A");
     assert_eq!(a1.version, 1, "a create returns version 1");
     assert_eq!(Position { version: 0, ..a1.clone() }, a, "nothing but the version changes");
     assert_eq!(repo.get(&id("A")).await.expect("get").as_ref(), Some(&a1), "decimals and times exact");
     assert_conflict(&repo.save(&a).await, "creating an existing id");
     let b1 = repo.save(&b).await.expect("create B");
+    let c1 = repo.save(&c).await.expect("create C");
 
     let mut moved = a1.clone();
     moved.mark(d("1.10500"), t(5));
@@ -181,19 +200,48 @@ pub async fn positions(repo: &dyn PositionRepository) {
         ids.sort();
         ids
     };
-    assert_eq!(mine(repo.list_open(None).await.expect("list all")), [id("A"), id("B")]);
-    assert_eq!(mine(repo.list_open(Some(eurusd())).await.expect("list EURUSD")), [id("A")]);
+    assert_eq!(mine(repo.list_open(None).await.expect("list all")), [id("A"), id("B"), id("C")]);
+    assert_eq!(mine(repo.list_open(Some(eurusd())).await.expect("list EURUSD")), [id("A"), id("C")]);
     let listed = repo.list_open(Some(usdjpy)).await.expect("list USDJPY");
     assert_eq!(listed.iter().find(|x| x.position_id == id("B")), Some(&b1), "listed as stored");
+
+    // AP4: positions of a strategy, by status; AP5: positions opened on a day.
+    let by_strategy = |status| repo.list_by_strategy(&strategy, status);
+    assert_eq!(by_strategy(None).await.expect("AP4"), [a2.clone(), b1.clone()], "oldest opened first, as stored");
+    assert_eq!(by_strategy(Some(PositionStatus::Open)).await.expect("AP4 open"), [a2.clone(), b1.clone()]);
+    assert_eq!(by_strategy(Some(PositionStatus::Closed)).await.expect("AP4 closed"), []);
+    assert_eq!(repo.list_by_strategy(&id("S2"), None).await.expect("AP4"), [c1]);
+    assert_eq!(repo.list_by_strategy(&id("nobody"), None).await.expect("AP4"), []);
+    let day = t(0).date_naive();
+    assert_eq!(mine(repo.opened_on(day).await.expect("AP5")), [id("A"), id("B")]);
+    assert_eq!(mine(repo.opened_on(day.succ_opt().unwrap()).await.expect("AP5 next day")), [id("C")]);
+    assert_eq!(mine(repo.opened_on(day.pred_opt().unwrap()).await.expect("AP5 day before")), Vec::<String>::new());
 
     let mut closing = a2.clone();
     closing.close(d("1.11000"), t(9)).unwrap();
     let closed = repo.save(&closing).await.expect("close");
     assert_eq!(closed.version, 3);
-    assert_eq!(mine(repo.list_open(None).await.expect("list all")), [id("B")], "closed positions are not open");
+    assert_eq!(
+        mine(repo.list_open(None).await.expect("list all")),
+        [id("B"), id("C")],
+        "closed positions are not open"
+    );
+    assert_eq!(by_strategy(Some(PositionStatus::Open)).await.expect("AP4 open"), std::slice::from_ref(&b1));
     match repo.get(&id("A")).await.expect("get") {
-        None => {}
-        Some(got) => assert_eq!(got, closed, "a store that keeps closed positions returns them as stored"),
+        None => {
+            // A mirror of open positions forgets closed ones everywhere.
+            assert_eq!(by_strategy(Some(PositionStatus::Closed)).await.expect("AP4 closed"), []);
+            assert_eq!(mine(repo.opened_on(day).await.expect("AP5")), [id("B")]);
+        }
+        Some(got) => {
+            assert_eq!(got, closed, "a store that keeps closed positions returns them as stored");
+            assert_eq!(
+                by_strategy(Some(PositionStatus::Closed)).await.expect("AP4 closed"),
+                std::slice::from_ref(&closed)
+            );
+            assert_eq!(by_strategy(None).await.expect("AP4"), [closed.clone(), b1.clone()]);
+            assert_eq!(mine(repo.opened_on(day).await.expect("AP5")), [id("A"), id("B")]);
+        }
     }
     assert_eq!(closed.status, PositionStatus::Closed);
 }
@@ -323,4 +371,94 @@ pub async fn trades(orders: &dyn OrderRepository, trades: &dyn TradeRepository) 
     let dup = orders.record_execution(&second, &fill_of(&second, &id("T3"), &id("P"), d("1"), d("1.4")), &grown).await;
     assert_conflict(&dup, "a duplicate execution");
     assert_eq!(trades.for_order(&cid).await.expect("for_order"), [t1, t2], "no trade from a refused execution");
+}
+
+/// Reads, adds 1 to the size and saves until the save wins; returns the number of conflicts.
+async fn increment(repo: &dyn PositionRepository, id: &str) -> usize {
+    let mut conflicts = 0;
+    loop {
+        let mut p = repo.get(id).await.expect("get").expect("position exists");
+        p.size += Decimal::ONE;
+        match repo.save(&p).await {
+            Ok(_) => return conflicts,
+            Err(RepositoryError::Conflict { .. }) => conflicts += 1,
+            Err(e) => panic!("unexpected error: {e:?}"),
+        }
+        tokio::task::yield_now().await;
+    }
+}
+
+/// Fifty tasks, alternating between the two handles (clones of one store, or two connections
+/// to it), each add 1 to one position's size by read-modify-save, retrying on conflict: no
+/// update is lost and every successful save produced one version. Returns the conflicts seen.
+///
+/// # Panics
+/// When an update is lost or a save fails with anything but a conflict.
+pub async fn fifty_concurrent_saves<S>(handles: [Arc<S>; 2]) -> usize
+where
+    S: PositionRepository + 'static,
+{
+    let id = format!("{}-P", unique());
+    let p = Position::open(id.clone(), "T1", eurusd(), Side::Buy, d("1"), d("1.1"), t(0)).unwrap();
+    handles[0].save(&p).await.expect("create");
+    let tasks: Vec<_> = (0..50)
+        .map(|i| {
+            let (repo, id) = (Arc::clone(&handles[i % 2]), id.clone());
+            tokio::spawn(async move { increment(repo.as_ref(), &id).await })
+        })
+        .collect();
+    let mut conflicts = 0;
+    for task in tasks {
+        conflicts += task.await.expect("task");
+    }
+    let last = handles[1].get(&id).await.expect("get").expect("position exists");
+    assert_eq!(last.size, d("51"), "every increment survives ({conflicts} conflicts retried)");
+    assert_eq!(last.version, 51, "one version per successful save");
+    conflicts
+}
+
+/// Two workers execute the same accepted order at once (each with its own trade id): exactly
+/// one wins, the other gets a conflict, and one trade, one filled order and one position
+/// version remain.
+///
+/// # Panics
+/// When both or neither execution wins, or the stored state shows two executions.
+pub async fn racing_executions<S>(handles: [Arc<S>; 2])
+where
+    S: OrderRepository + TradeRepository + PositionRepository + 'static,
+{
+    let p = unique();
+    let (order_id, position_id) = (format!("{p}-race"), format!("{p}-P"));
+    let order = market_order(&order_id, Side::Buy, d("1"), t(0));
+    let accepted = accepted(handles[0].as_ref(), &order).await;
+    let mut filled = accepted.clone();
+    filled.fill(d("1"), d("1.1"), t(1)).unwrap();
+    let position = Position::open(position_id.clone(), "T-a", eurusd(), Side::Buy, d("1"), d("1.1"), t(1)).unwrap();
+
+    let tasks: Vec<_> = ["T-a", "T-b"]
+        .into_iter()
+        .zip(handles.iter().cloned())
+        .map(|(trade_id, repo)| {
+            let (filled, position, position_id) = (filled.clone(), position.clone(), position_id.clone());
+            tokio::spawn(async move {
+                let trade = fill_of(&filled, &format!("{position_id}-{trade_id}"), &position_id, d("1"), d("1.1"));
+                repo.record_execution(&filled, &trade, &position).await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("task"));
+    }
+    let wins = outcomes.iter().filter(|r| r.is_ok()).count();
+    let conflicts = outcomes.iter().filter(|r| matches!(r, Err(RepositoryError::Conflict { .. }))).count();
+    assert_eq!((wins, conflicts), (1, 1), "exactly one execution wins: {outcomes:?}");
+
+    let id = ClientOrderId::new(&order_id).unwrap();
+    let stored = OrderRepository::get(handles[1].as_ref(), &id).await.expect("get").expect("order exists");
+    assert_eq!((stored.status(), stored.version()), (OrderStatus::Filled, 3));
+    assert_eq!(handles[1].for_order(&id).await.expect("for_order").len(), 1, "one trade");
+    assert_eq!(handles[1].for_position(&position_id).await.expect("for_position").len(), 1, "one trade");
+    let stored = PositionRepository::get(handles[1].as_ref(), &position_id).await.expect("get").expect("position");
+    assert_eq!(stored.version, 1, "one position write");
 }

@@ -13,4 +13,5 @@ pub mod parquet;
 pub mod redis;
 pub mod sample;
 pub mod sqlite;
+mod state_rules;
 pub mod synthetic;

@@ -1,11 +1,14 @@
 //! In-process bar tiers: the honest fake used by tests ([`InMemoryOhlcvRepository`]) and the
-//! L1 memory tier bounded by bytes and TTL ([`MemoryOhlcvRepository`], on moka).
+//! L1 memory tier bounded by bytes and TTL ([`MemoryOhlcvRepository`], on moka), and the
+//! in-process fake of the trading-state ports ([`InMemoryStateStore`]).
 
 mod cache;
 mod fake;
+mod state;
 
 pub use cache::{MemoryOhlcvRepository, MemoryTierConfig};
 pub use fake::InMemoryOhlcvRepository;
+pub use state::InMemoryStateStore;
 
 use axia_domain::ports::{Coverage, RepositoryError, WriteSummary};
 use axia_domain::{OhlcvSeries, TimeRange};

@@ -4,7 +4,8 @@ use std::sync::Arc;
 
 use async_trait::async_trait;
 use axia_domain::ports::{PositionRepository, RepositoryError};
-use axia_domain::{Position, Symbol};
+use axia_domain::{Position, PositionStatus, Symbol};
+use chrono::NaiveDate;
 use deadpool_redis::redis::{self, Script};
 use futures::{StreamExt, TryStreamExt};
 
@@ -233,6 +234,27 @@ impl PositionRepository for RedisPositionRepository {
         };
         sort_positions(&mut out);
         Ok(out)
+    }
+
+    /// The mirror holds open positions only: this filters them, so a `Closed` filter finds none.
+    async fn list_by_strategy(
+        &self,
+        strategy_id: &str,
+        status: Option<PositionStatus>,
+    ) -> Result<Vec<Position>, RepositoryError> {
+        if status == Some(PositionStatus::Closed) {
+            return Ok(Vec::new());
+        }
+        let mut open = self.list_open(None).await?;
+        open.retain(|p| p.strategy_id.as_deref() == Some(strategy_id));
+        Ok(open)
+    }
+
+    /// The open positions opened on `date` (the mirror holds no closed ones).
+    async fn opened_on(&self, date: NaiveDate) -> Result<Vec<Position>, RepositoryError> {
+        let mut open = self.list_open(None).await?;
+        open.retain(|p| p.opened_at.date_naive() == date);
+        Ok(open)
     }
 }
 

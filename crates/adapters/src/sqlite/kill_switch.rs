@@ -7,6 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::{SqliteStateStore, conflict, decode, encode, sql_err, sql_version, stored_version};
+use crate::state_rules::check_kill_switch_version;
 
 const WHAT: &str = "kill switch";
 
@@ -61,11 +62,7 @@ impl KillSwitchRepository for SqliteStateStore {
         audit: &KillSwitchAudit,
         expected_version: u64,
     ) -> Result<(), RepositoryError> {
-        if Some(next.version) != expected_version.checked_add(1) {
-            return Err(RepositoryError::Invalid {
-                detail: format!("kill switch version {} does not follow {expected_version}", next.version),
-            });
-        }
+        check_kill_switch_version(next, expected_version)?;
         let doc = encode(WHAT, next)?;
         let audit_doc = encode("kill switch audit", audit)?;
         let new_version = sql_version(WHAT, next.version)?;

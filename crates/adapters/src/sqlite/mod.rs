@@ -37,16 +37,19 @@ use axia_domain::ports::RepositoryError;
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior};
 use serde::Serialize;
+
+use crate::state_rules::{conflict, next_version};
 use serde::de::DeserializeOwned;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// How long a statement waits for another process's lock before failing as unavailable.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The migrations, in order: entry `i` brings the schema to version `i + 1`.
-const MIGRATIONS: [&str; 1] = [r"
+const MIGRATIONS: [&str; 2] = [
+    r"
 CREATE TABLE kill_switch (
     id INTEGER PRIMARY KEY CHECK (id = 1),
     version INTEGER NOT NULL,
@@ -86,7 +89,15 @@ CREATE TABLE trades (
 );
 CREATE INDEX trades_by_order ON trades (client_order_id, executed_at_us);
 CREATE INDEX trades_by_position ON trades (position_id, executed_at_us);
-"];
+",
+    // Access patterns AP4 (positions of a strategy) and AP5 (positions opened on a day).
+    r"
+ALTER TABLE positions ADD COLUMN strategy_id TEXT;
+UPDATE positions SET strategy_id = json_extract(doc, '$.strategy_id');
+CREATE INDEX positions_by_strategy ON positions (strategy_id, status, opened_at_us);
+CREATE INDEX positions_by_open_time ON positions (opened_at_us);
+",
+];
 
 /// The SQLite state store (see the [module documentation](self)). Cheap to clone: clones
 /// share the connection.
@@ -264,15 +275,6 @@ fn sql_version(what: &str, v: u64) -> Result<i64, RepositoryError> {
     i64::try_from(v).map_err(|_| RepositoryError::Invalid { detail: format!("{what}: version {v} is too large") })
 }
 
-/// `version + 1`, refusing the overflow.
-fn next_version(what: &str, v: u64) -> Result<u64, RepositoryError> {
-    v.checked_add(1).ok_or_else(|| RepositoryError::Invalid { detail: format!("{what}: version {v} cannot grow") })
-}
-
-fn conflict(what: impl Into<String>, detail: impl Into<String>) -> RepositoryError {
-    RepositoryError::Conflict { what: what.into(), detail: detail.into() }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -295,7 +297,7 @@ mod tests {
             })
             .await
             .unwrap();
-        assert_eq!(versions, [SCHEMA_VERSION]);
+        assert_eq!(versions, (1..=SCHEMA_VERSION).collect::<Vec<_>>());
     }
 
     #[tokio::test]

@@ -8,18 +8,10 @@ use rusqlite::{Connection, OptionalExtension};
 
 use super::positions::save_position;
 use super::{SqliteStateStore, conflict, decode, encode, micros, next_version, sql_err, sql_version, stored_version};
+use crate::state_rules::{Guard, check_execution, check_transition};
 
 fn what(id: &ClientOrderId) -> String {
     format!("order {id}")
-}
-
-/// How strictly [`update_order`] checks the status change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Guard {
-    /// A life-cycle step, or the same non-final status (a change of other fields).
-    Update,
-    /// A life-cycle step only: an execution must move the order.
-    Execution,
 }
 
 /// Replaces the stored order conditional on its version and status; returns it with the new
@@ -47,10 +39,7 @@ fn update_order(
     }
     let from: OrderStatus = status.parse().map_err(|e| RepositoryError::corrupt(&w, e))?;
     let to = order.status();
-    let allowed = from.can_become(to) || (guard == Guard::Update && from == to && !from.is_terminal());
-    if !allowed {
-        return Err(conflict(w, format!("the stored order is {from}, it cannot become {to}")));
-    }
+    check_transition(&w, from, to, guard)?;
     let next = order.clone().with_version(next_version(&w, order.version())?);
     conn.execute(
         "UPDATE orders SET status = ?2, version = ?3, doc = ?4 WHERE client_order_id = ?1 AND version = ?5",
@@ -72,32 +61,6 @@ fn decode_row(id: &str, version: i64, doc: &str) -> Result<Order, RepositoryErro
         ));
     }
     Ok(o)
-}
-
-/// Checks that `trade` and `position` belong to `order` before anything is written.
-fn check_execution(order: &Order, trade: &Trade, position: &Position) -> Result<(), RepositoryError> {
-    let invalid = |detail: String| Err(RepositoryError::Invalid { detail });
-    if trade.client_order_id() != order.client_order_id() {
-        return invalid(format!(
-            "trade {} is of order {}, not {}",
-            trade.trade_id(),
-            trade.client_order_id(),
-            order.client_order_id()
-        ));
-    }
-    if let Some(p) = trade.position_id()
-        && p != position.position_id
-    {
-        return invalid(format!("trade {} is of position {p}, not {}", trade.trade_id(), position.position_id));
-    }
-    if !matches!(order.status(), OrderStatus::Filled | OrderStatus::PartiallyFilled) {
-        return invalid(format!(
-            "an execution leaves order {} {}, not filled",
-            order.client_order_id(),
-            order.status()
-        ));
-    }
-    Ok(())
 }
 
 #[async_trait]

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use axia_domain::ports::{PositionRepository, RepositoryError};
-use axia_domain::{Position, Symbol};
+use axia_domain::{Position, PositionStatus, Symbol};
+use chrono::{NaiveDate, NaiveTime, TimeDelta};
 use rusqlite::{Connection, OptionalExtension};
 
 use super::{SqliteStateStore, conflict, decode, encode, micros, next_version, sql_err, sql_version, stored_version};
@@ -28,8 +29,8 @@ pub(super) fn save_position(conn: &Connection, position: &Position) -> Result<Po
     match (stored, position.version) {
         (None, 0) => {
             conn.execute(
-                "INSERT INTO positions (position_id, symbol, status, version, opened_at_us, doc)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO positions (position_id, symbol, status, version, opened_at_us, doc, strategy_id)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 (
                     id,
                     next.symbol.as_str(),
@@ -37,14 +38,15 @@ pub(super) fn save_position(conn: &Connection, position: &Position) -> Result<Po
                     sql_version(&w, next.version)?,
                     micros(next.opened_at),
                     &doc,
+                    next.strategy_id.as_deref(),
                 ),
             )
             .map_err(sql_err)?;
         }
         (Some(v), expected) if v == expected && expected != 0 => {
             conn.execute(
-                "UPDATE positions SET symbol = ?2, status = ?3, version = ?4, opened_at_us = ?5, doc = ?6
-                 WHERE position_id = ?1 AND version = ?7",
+                "UPDATE positions SET symbol = ?2, status = ?3, version = ?4, opened_at_us = ?5, doc = ?6,
+                 strategy_id = ?8 WHERE position_id = ?1 AND version = ?7",
                 (
                     id,
                     next.symbol.as_str(),
@@ -53,6 +55,7 @@ pub(super) fn save_position(conn: &Connection, position: &Position) -> Result<Po
                     micros(next.opened_at),
                     &doc,
                     sql_version(&w, expected)?,
+                    next.strategy_id.as_deref(),
                 ),
             )
             .map_err(sql_err)?;
@@ -101,16 +104,53 @@ impl PositionRepository for SqliteStateStore {
 
     async fn list_open(&self, symbol: Option<Symbol>) -> Result<Vec<Position>, RepositoryError> {
         let symbol = symbol.map(|s| s.as_str().to_string());
+        self.select_positions(
+            "SELECT position_id, version, doc FROM positions
+             WHERE status = 'OPEN' AND (?1 IS NULL OR symbol = ?1)
+             ORDER BY opened_at_us, position_id",
+            (symbol,),
+        )
+        .await
+    }
+
+    async fn list_by_strategy(
+        &self,
+        strategy_id: &str,
+        status: Option<PositionStatus>,
+    ) -> Result<Vec<Position>, RepositoryError> {
+        let strategy_id = strategy_id.to_string();
+        let status = status.map(PositionStatus::as_str);
+        self.select_positions(
+            "SELECT position_id, version, doc FROM positions
+             WHERE strategy_id = ?1 AND (?2 IS NULL OR status = ?2)
+             ORDER BY opened_at_us, position_id",
+            (strategy_id, status),
+        )
+        .await
+    }
+
+    async fn opened_on(&self, date: NaiveDate) -> Result<Vec<Position>, RepositoryError> {
+        let start = date.and_time(NaiveTime::MIN).and_utc();
+        self.select_positions(
+            "SELECT position_id, version, doc FROM positions
+             WHERE opened_at_us >= ?1 AND opened_at_us < ?2
+             ORDER BY opened_at_us, position_id",
+            (micros(start), micros(start + TimeDelta::days(1))),
+        )
+        .await
+    }
+}
+
+impl SqliteStateStore {
+    /// Runs a `SELECT position_id, version, doc …` and decodes the rows.
+    async fn select_positions<P>(&self, sql: &'static str, params: P) -> Result<Vec<Position>, RepositoryError>
+    where
+        P: rusqlite::Params + Send + 'static,
+    {
         let rows: Vec<(String, i64, String)> = self
             .run(move |c| {
-                let mut st = c
-                    .prepare(
-                        "SELECT position_id, version, doc FROM positions
-                         WHERE status = 'OPEN' AND (?1 IS NULL OR symbol = ?1)
-                         ORDER BY opened_at_us, position_id",
-                    )
-                    .map_err(sql_err)?;
-                let rows = st.query_map([&symbol], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(sql_err)?;
+                let mut st = c.prepare(sql).map_err(sql_err)?;
+                let rows = st.query_map(params, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).map_err(sql_err)?;
                 rows.collect::<Result<_, _>>().map_err(sql_err)
             })
             .await?;
@@ -151,6 +191,34 @@ mod tests {
         assert_eq!(closed.version, 2);
         assert_eq!(store.get("P1").await.unwrap(), Some(closed));
         assert!(store.list_open(None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn sqlite_schema_1_file_gains_the_strategy_index_with_its_positions_backfilled() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.db");
+        let mut with_strategy = open("P1");
+        with_strategy.strategy_id = Some("S-7".into());
+        with_strategy.version = 1;
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(super::super::MIGRATIONS[0]).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL);
+                 INSERT INTO schema_migrations VALUES (1, 'then');",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO positions (position_id, symbol, status, version, opened_at_us, doc)
+                 VALUES ('P1', 'EURUSD', 'OPEN', 1, ?1, ?2)",
+                (micros(with_strategy.opened_at), serde_json::to_string(&with_strategy).unwrap()),
+            )
+            .unwrap();
+        }
+        let store = SqliteStateStore::open(&path).await.unwrap();
+        assert_eq!(store.list_by_strategy("S-7", None).await.unwrap(), [with_strategy.clone()]);
+        assert_eq!(store.list_by_strategy("S-7", Some(PositionStatus::Closed)).await.unwrap(), []);
+        assert_eq!(store.opened_on(with_strategy.opened_at.date_naive()).await.unwrap(), [with_strategy]);
     }
 
     #[tokio::test]

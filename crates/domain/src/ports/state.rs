@@ -3,11 +3,12 @@
 use std::fmt::Debug;
 
 use async_trait::async_trait;
+use chrono::NaiveDate;
 
 use crate::kill_switch::{KillSwitchAudit, KillSwitchState};
 use crate::order::{ClientOrderId, Order, OrderStatus};
 use crate::ports::errors::RepositoryError;
-use crate::position::Position;
+use crate::position::{Position, PositionStatus};
 use crate::symbol::Symbol;
 use crate::trade::Trade;
 
@@ -117,6 +118,24 @@ pub trait PositionRepository: Send + Sync + Debug {
     /// # Errors
     /// [`RepositoryError::Unavailable`], [`RepositoryError::Corrupt`].
     async fn list_open(&self, symbol: Option<Symbol>) -> Result<Vec<Position>, RepositoryError>;
+
+    /// Positions of one strategy, optionally of one status, oldest opened first (access pattern
+    /// AP4 of seed 003 §3.8.2).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`], [`RepositoryError::Corrupt`].
+    async fn list_by_strategy(
+        &self,
+        strategy_id: &str,
+        status: Option<PositionStatus>,
+    ) -> Result<Vec<Position>, RepositoryError>;
+
+    /// Positions opened on one UTC calendar day, open or closed, oldest first (access pattern
+    /// AP5).
+    ///
+    /// # Errors
+    /// [`RepositoryError::Unavailable`], [`RepositoryError::Corrupt`].
+    async fn opened_on(&self, date: NaiveDate) -> Result<Vec<Position>, RepositoryError>;
 }
 
 /// Fills.
