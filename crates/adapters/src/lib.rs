@@ -7,9 +7,12 @@
 
 pub mod artifacts;
 pub mod csv_import;
+pub mod events;
 pub mod memory;
 pub mod object_store;
+pub mod paper;
 pub mod parquet;
+pub mod queue;
 pub mod redis;
 pub mod sample;
 pub mod sqlite;
