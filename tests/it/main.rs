@@ -1,6 +1,7 @@
 //! Integration tests: contract suites against every adapter, and end-to-end runs of `axia`.
 
 mod compact_artifacts;
+mod dynamodb_state;
 mod memory;
 mod memory_state;
 mod object_store;

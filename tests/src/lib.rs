@@ -2,6 +2,7 @@
 //! real services.
 
 pub mod broker_contract;
+pub mod dynamodb_support;
 pub mod object_store_contract;
 pub mod ohlcv_contract;
 pub mod queue_contract;

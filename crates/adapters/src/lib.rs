@@ -7,6 +7,7 @@
 
 pub mod artifacts;
 pub mod csv_import;
+pub mod dynamodb;
 pub mod events;
 pub mod memory;
 pub mod object_store;

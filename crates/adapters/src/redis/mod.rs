@@ -64,6 +64,7 @@
 mod client;
 pub mod codec;
 mod config;
+mod kill_switch_mirror;
 mod ohlcv;
 mod positions;
 mod stats;
