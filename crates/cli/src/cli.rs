@@ -60,14 +60,222 @@ pub enum Command {
     /// The backtest artifact store's local cache.
     #[command(subcommand)]
     Artifacts(ArtifactsCommand),
-    /// Create what the configuration needs and lacks (the S3 bucket of the history tier).
+    /// Create what the configuration needs and lacks (bucket, state store, kill switch, queues,
+    /// topic).
+    ///
+    /// One idempotent step per resource: the history tier's S3 bucket (or local directory), the
+    /// state store (the SQLite file and schema, or the DynamoDB table with GSI1–GSI5 and TTL),
+    /// the kill switch's first state (active, version 1), the order queue and its dead-letter
+    /// queue (the SQLite file, or the SQS queues with the redrive policy) and the event topic
+    /// (SNS; the log needs nothing). A second run changes nothing and says so.
     Init(InitArgs),
+    /// Order requests: submit them, run the order daemon, list orders and dead letters.
+    #[command(subcommand)]
+    Orders(OrdersCommand),
+    /// Positions opened by filled orders.
+    #[command(subcommand)]
+    Positions(PositionsCommand),
+    /// The global trading switch: status, halt, reduce-only, resume, history.
+    ///
+    /// One state for all trading: active, reduce_only or halted. Every change needs a reason and
+    /// is audited (previous state, who, why, when, version); it is written only over the version
+    /// it was built from, and mirrored to Redis `system:status` when `[redis] url` is set (a
+    /// Redis failure is a warning; the change stands). A state that cannot be read is halted
+    /// (fail-closed).
+    #[command(subcommand)]
+    KillSwitch(KillSwitchCommand),
+}
+
+/// `axia orders …`.
+#[derive(Debug, Subcommand)]
+pub enum OrdersCommand {
+    /// Put order requests on the order queue (`docs/order-request.md`), from flags or a file.
+    ///
+    /// Every request is checked before anything is sent (all or nothing): a request that cannot
+    /// be read is a usage error (exit 2), one that breaks an order rule is refused (exit 1).
+    /// Prints each client order id with its queue message id.
+    Submit(Box<SubmitArgs>),
+    /// The order daemon: receive, check the kill switch, execute, record, delete.
+    ///
+    /// Runs until SIGTERM / SIGINT (stops receiving, finishes the batch in hand, exits 0), or
+    /// until the queue is empty (`--until-idle`) or N messages were processed. Beats a heartbeat
+    /// (Redis `system:status` when `[redis] url` is set, and a log line) and prints one summary
+    /// line at the end.
+    Run(RunArgs),
+    /// Stored orders, newest first.
+    List {
+        /// Only orders of this status (received, accepted, filled, partially_filled, rejected,
+        /// cancelled, expired; `open` = received or accepted or partially filled).
+        #[arg(long, value_name = "STATUS")]
+        status: Option<String>,
+        /// Show at most N orders.
+        #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+        /// JSON output (the default when stdout is not a terminal).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Messages in the dead-letter queue, with why they are there (oldest first where known).
+    DeadLetters {
+        /// Show at most N dead letters.
+        #[arg(long, value_name = "N", default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+        /// JSON output (the default when stdout is not a terminal).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Buy or sell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum SideArg {
+    /// Buy.
+    Buy,
+    /// Sell.
+    Sell,
+}
+
+/// Order type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OrderTypeArg {
+    /// At the current price.
+    Market,
+    /// At the limit price or better.
+    Limit,
+    /// When the market reaches the stop price.
+    Stop,
+}
+
+/// `axia orders submit`.
+#[derive(Debug, Args)]
+#[command(group = clap::ArgGroup::new("source").required(true).args(["file", "symbol"]))]
+pub struct SubmitArgs {
+    /// A file of order requests, one JSON object per line (schema version 1); blank lines and
+    /// lines starting with `#` are skipped. `-` reads standard input.
+    #[arg(long, value_name = "FILE", conflicts_with_all = [
+        "side", "qty", "order_type", "limit_price", "stop_price", "sl", "tp", "trailing", "strategy", "signal",
+        "client_order_id",
+    ])]
+    pub file: Option<PathBuf>,
+    /// Symbol (one of `[orders] symbols`).
+    #[arg(long, requires_all = ["side", "qty"])]
+    pub symbol: Option<String>,
+    /// Buy or sell.
+    #[arg(long, value_enum)]
+    pub side: Option<SideArg>,
+    /// Quantity (lots or units), > 0.
+    #[arg(long, value_name = "Q", allow_negative_numbers = true)]
+    pub qty: Option<rust_decimal::Decimal>,
+    /// Order type.
+    #[arg(long = "type", value_enum, default_value = "market")]
+    pub order_type: OrderTypeArg,
+    /// Limit price (limit orders).
+    #[arg(long, value_name = "P")]
+    pub limit_price: Option<rust_decimal::Decimal>,
+    /// Stop trigger price (stop orders).
+    #[arg(long, value_name = "P")]
+    pub stop_price: Option<rust_decimal::Decimal>,
+    /// Stop loss price.
+    #[arg(long, value_name = "P")]
+    pub sl: Option<rust_decimal::Decimal>,
+    /// Take profit price.
+    #[arg(long, value_name = "P")]
+    pub tp: Option<rust_decimal::Decimal>,
+    /// Trailing stop distance, in price units.
+    #[arg(long, value_name = "P")]
+    pub trailing: Option<rust_decimal::Decimal>,
+    /// Strategy id.
+    #[arg(long, value_name = "ID")]
+    pub strategy: Option<String>,
+    /// Signal id.
+    #[arg(long, value_name = "ID")]
+    pub signal: Option<String>,
+    /// The idempotency key (default: a fresh `cli-<uuid>`). The same id executes at most once.
+    #[arg(long, value_name = "ID")]
+    pub client_order_id: Option<String>,
+    /// JSON output (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `axia orders run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Stop when a receive finds the queue empty (for scripts and tests).
+    #[arg(long)]
+    pub until_idle: bool,
+    /// Stop after N messages were received and processed.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub max_messages: Option<u64>,
+    /// Print the summary as JSON (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `axia positions …`.
+#[derive(Debug, Subcommand)]
+pub enum PositionsCommand {
+    /// Open positions (with `--all`, also the closed positions of recent orders).
+    List {
+        /// Only positions of this symbol.
+        #[arg(long)]
+        symbol: Option<String>,
+        /// Closed positions too (those of the newest 10,000 orders).
+        #[arg(long)]
+        all: bool,
+        /// JSON output (the default when stdout is not a terminal).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `axia kill-switch …`.
+#[derive(Debug, Subcommand)]
+pub enum KillSwitchCommand {
+    /// Print the effective state: state, reason, who, when, version.
+    ///
+    /// When the stored state cannot be read (never initialised, corrupt, store unreachable),
+    /// print the fail-closed halted state with the cause and exit 1.
+    Status {
+        /// JSON output (the default when stdout is not a terminal).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Halt trading: no order executes.
+    Halt(KillSwitchChangeArgs),
+    /// Reduce-only: only orders that reduce an open position execute.
+    ReduceOnly(KillSwitchChangeArgs),
+    /// Resume trading: every valid order executes.
+    Resume(KillSwitchChangeArgs),
+    /// The audit trail of changes, newest first.
+    History {
+        /// Show at most N changes.
+        #[arg(long, value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+        limit: u32,
+        /// JSON output (the default when stdout is not a terminal).
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `axia kill-switch halt | reduce-only | resume`.
+#[derive(Debug, Args)]
+pub struct KillSwitchChangeArgs {
+    /// Why (required; recorded in the audit trail).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Who makes the change (default: `$USER@hostname`).
+    #[arg(long, value_name = "NAME")]
+    pub by: Option<String>,
+    /// JSON output (the default when stdout is not a terminal).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `axia init`.
 #[derive(Debug, Args)]
 pub struct InitArgs {
-    /// Print `{"steps": […]}` as JSON.
+    /// Print `{"steps": […], "ok": …}` as JSON.
     #[arg(long)]
     pub json: bool,
 }
@@ -81,8 +289,8 @@ pub struct BenchArgs {
     /// Print `{"scenarios": {…}}` as JSON (the default when stdout is not a terminal).
     #[arg(long)]
     pub json: bool,
-    /// Measured iterations of every scenario run (default per scenario; for `l1_get_24h`, batches
-    /// of 1,000 gets).
+    /// Measured iterations of every scenario run (default per scenario; a run of `l1_get_24h` is
+    /// 1,000 gets, a run of `orders_embedded` 200 orders).
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     pub iterations: Option<u32>,
 }

@@ -26,6 +26,16 @@ pub struct Config {
     pub collector: CollectorConfig,
     /// `[redis]`: the shared hot tier (absent `url`: no Redis tier).
     pub redis: RedisSection,
+    /// `[state]`: where orders, positions, trades and the kill switch live.
+    pub state: StateSection,
+    /// `[queue]`: the order request queue (SQLite file or SQS).
+    pub queue: QueueSection,
+    /// `[events]`: where system events go (log or SNS).
+    pub events: EventsSection,
+    /// `[broker]`: where orders execute (the paper broker).
+    pub broker: BrokerSection,
+    /// `[orders]`: what the order daemon accepts and how it runs.
+    pub orders: OrdersSection,
     /// `[aws]`: endpoint and region shared by the AWS adapters.
     pub aws: AwsSection,
 }
@@ -235,20 +245,10 @@ impl StorageConfig {
                     );
                 };
                 check_bucket_name(bucket)?;
-                let non_empty = |v: Option<&str>| v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned);
-                let env = |name: &str| std::env::var(name).ok();
-                let endpoint_url = non_empty(aws.endpoint_url.as_deref())
-                    .or_else(|| non_empty(env("AWS_ENDPOINT_URL_S3").as_deref()))
-                    .or_else(|| non_empty(env("AWS_ENDPOINT_URL").as_deref()));
-                if let Some(url) = &endpoint_url
-                    && !(url.starts_with("http://") || url.starts_with("https://"))
-                {
-                    bail!("[aws] endpoint_url = {url:?}: use an http:// or https:// URL (e.g. http://127.0.0.1:4566)");
-                }
                 Ok(HistoryBackend::S3(S3Settings {
                     prefix: self.s3_prefix.trim().to_owned(),
-                    region: non_empty(self.s3_region.as_deref()).or_else(|| non_empty(aws.region.as_deref())),
-                    endpoint_url,
+                    region: non_empty(self.s3_region.as_deref()).or_else(|| aws.region()),
+                    endpoint_url: aws.endpoint_for("AWS_ENDPOINT_URL_S3")?,
                     ..S3Settings::new(bucket)
                 }))
             }
@@ -286,6 +286,122 @@ pub struct AwsSection {
     /// Region; default the AWS default chain (`AWS_REGION`, the profile).
     pub region: Option<String>,
 }
+
+impl AwsSection {
+    /// `region`, when set and not blank.
+    #[must_use]
+    pub fn region(&self) -> Option<String> {
+        non_empty(self.region.as_deref())
+    }
+
+    /// The endpoint of one service: `endpoint_url`, else the service's standard variable
+    /// (`service_env`, e.g. `AWS_ENDPOINT_URL_DYNAMODB`), else `AWS_ENDPOINT_URL`; `None`: AWS.
+    ///
+    /// # Errors
+    /// An endpoint that is not an `http://` or `https://` URL.
+    pub fn endpoint_for(&self, service_env: &str) -> anyhow::Result<Option<String>> {
+        let env = |name: &str| std::env::var(name).ok();
+        let endpoint_url = non_empty(self.endpoint_url.as_deref())
+            .or_else(|| non_empty(env(service_env).as_deref()))
+            .or_else(|| non_empty(env("AWS_ENDPOINT_URL").as_deref()));
+        if let Some(url) = &endpoint_url
+            && !(url.starts_with("http://") || url.starts_with("https://"))
+        {
+            bail!("[aws] endpoint_url = {url:?}: use an http:// or https:// URL (e.g. http://127.0.0.1:4566)");
+        }
+        Ok(endpoint_url)
+    }
+}
+
+/// `v` trimmed, when not blank.
+fn non_empty(v: Option<&str>) -> Option<String> {
+    v.map(str::trim).filter(|v| !v.is_empty()).map(str::to_owned)
+}
+
+/// `[state]`: the system of record of orders, positions, trades and the kill switch. Every key
+/// can be set by env, e.g. `AXIA_STATE__BACKEND=dynamodb`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StateSection {
+    /// `sqlite` (the embedded default: one file) or `dynamodb` (one table, seed 003 §3.8.2).
+    pub backend: String,
+    /// The SQLite file. Default: `state.db` in the local data directory (`[storage]
+    /// base_path`, i.e. `$AXIA_HOME` or `./axia-data`), so the embedded setup keeps all its
+    /// data in one directory.
+    pub sqlite_path: Option<PathBuf>,
+    /// The DynamoDB table; its region and endpoint come from `[aws]` (or the AWS default chain
+    /// and `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL`).
+    pub dynamodb_table: String,
+}
+
+impl Default for StateSection {
+    fn default() -> Self {
+        Self { backend: "sqlite".into(), sqlite_path: None, dynamodb_table: DEFAULT_DYNAMODB_TABLE.into() }
+    }
+}
+
+/// The default `[state] dynamodb_table`.
+pub const DEFAULT_DYNAMODB_TABLE: &str = "axia-state";
+
+/// Where the state store lives, as `[state]`, `[storage]` and `[aws]` say.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StateBackend {
+    /// A SQLite file.
+    Sqlite(PathBuf),
+    /// A DynamoDB table.
+    DynamoDb {
+        /// Table name.
+        table: String,
+        /// Region (`None`: the AWS default chain).
+        region: Option<String>,
+        /// Endpoint (`None`: AWS).
+        endpoint_url: Option<String>,
+    },
+}
+
+impl StateSection {
+    /// The state backend; the SQLite file defaults to `state.db` under `storage.base_path`.
+    ///
+    /// # Errors
+    /// An unknown backend, a blank SQLite path, an invalid table name or endpoint URL.
+    pub fn backend(&self, storage: &StorageConfig, aws: &AwsSection) -> anyhow::Result<StateBackend> {
+        match self.backend.as_str() {
+            "sqlite" => match &self.sqlite_path {
+                Some(path) if path.as_os_str().is_empty() => {
+                    bail!("[state] sqlite_path is empty: leave it unset for <[storage] base_path>/state.db")
+                }
+                Some(path) => Ok(StateBackend::Sqlite(path.clone())),
+                None => Ok(StateBackend::Sqlite(storage.base_path.join("state.db"))),
+            },
+            "dynamodb" => {
+                let table = self.dynamodb_table.trim();
+                check_table_name(table)?;
+                Ok(StateBackend::DynamoDb {
+                    table: table.to_owned(),
+                    region: aws.region(),
+                    endpoint_url: aws.endpoint_for("AWS_ENDPOINT_URL_DYNAMODB")?,
+                })
+            }
+            other => bail!("[state] backend = {other:?}: use \"sqlite\" or \"dynamodb\" (AXIA_STATE__BACKEND)"),
+        }
+    }
+}
+
+/// DynamoDB's table naming rules, checked before any request so a typo reads as one.
+fn check_table_name(table: &str) -> anyhow::Result<()> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.');
+    if !(3..=255).contains(&table.len()) || !table.chars().all(allowed) {
+        bail!(
+            "[state] dynamodb_table = {table:?} is not a valid DynamoDB table name (3 to 255 letters, digits, \
+             '_', '-' and '.')"
+        );
+    }
+    Ok(())
+}
+
+mod orders;
+
+pub use orders::{BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection};
 
 /// `[memory]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -371,6 +487,11 @@ impl Config {
             bail!("[collector] concurrency must be at least 1");
         }
         self.redis.adapter_config()?;
+        self.state.backend(&self.storage, &self.aws)?;
+        self.queue.backend(&self.storage, &self.aws)?;
+        self.events.backend(&self.aws)?;
+        self.broker.validate()?;
+        self.orders.symbols(&self.collector)?;
         Ok(())
     }
 }
@@ -461,6 +582,83 @@ mod tests {
             jail.set_env("AXIA_STORAGE__BACKEND", "gcs");
             let err = format!("{:#}", Config::load(None).unwrap_err());
             assert!(err.contains("\"local\" or \"s3\""), "{err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn state_defaults_to_sqlite_in_the_data_directory() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AXIA_HOME", "/srv/axia");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.state, StateSection::default());
+            let backend = c.state.backend(&c.storage, &c.aws).unwrap();
+            assert_eq!(backend, StateBackend::Sqlite(PathBuf::from("/srv/axia/state.db")));
+            jail.set_env("AXIA_STORAGE__BASE_PATH", "/data/axia");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let backend = c.state.backend(&c.storage, &c.aws).unwrap();
+            assert_eq!(backend, StateBackend::Sqlite(PathBuf::from("/data/axia/state.db")), "follows base_path");
+            jail.set_env("AXIA_STATE__SQLITE_PATH", "/var/lib/axia/orders.db");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            let backend = c.state.backend(&c.storage, &c.aws).unwrap();
+            assert_eq!(backend, StateBackend::Sqlite(PathBuf::from("/var/lib/axia/orders.db")));
+            Ok(())
+        });
+        assert_eq!(Config::default().state.backend, "sqlite");
+        assert_eq!(Config::default().state.dynamodb_table, "axia-state");
+    }
+
+    #[test]
+    fn state_on_dynamodb_from_file_and_env_with_the_aws_section() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("axia.toml", "[state]\nbackend = \"dynamodb\"\n[aws]\nregion = \"eu-west-1\"\n")?;
+            jail.set_env("AXIA_AWS__ENDPOINT_URL", "http://127.0.0.1:4566");
+            let c = Config::load(Some(Path::new("axia.toml"))).map_err(|e| e.to_string())?;
+            let want = StateBackend::DynamoDb {
+                table: "axia-state".into(),
+                region: Some("eu-west-1".into()),
+                endpoint_url: Some("http://127.0.0.1:4566".into()),
+            };
+            assert_eq!(c.state.backend(&c.storage, &c.aws).unwrap(), want);
+            jail.set_env("AXIA_STATE__DYNAMODB_TABLE", "prod.axia-state_v2");
+            jail.set_env("AXIA_AWS__REGION", "ap-northeast-1");
+            let c = Config::load(Some(Path::new("axia.toml"))).map_err(|e| e.to_string())?;
+            let StateBackend::DynamoDb { table, region, .. } = c.state.backend(&c.storage, &c.aws).unwrap() else {
+                panic!("not dynamodb")
+            };
+            assert_eq!((table.as_str(), region.as_deref()), ("prod.axia-state_v2", Some("ap-northeast-1")));
+
+            jail.set_env("AXIA_AWS__ENDPOINT_URL", "");
+            jail.set_env("AWS_ENDPOINT_URL", "http://127.0.0.1:9000");
+            jail.set_env("AWS_ENDPOINT_URL_DYNAMODB", "http://127.0.0.1:8000");
+            let c = Config::load(Some(Path::new("axia.toml"))).map_err(|e| e.to_string())?;
+            let StateBackend::DynamoDb { endpoint_url, .. } = c.state.backend(&c.storage, &c.aws).unwrap() else {
+                panic!("not dynamodb")
+            };
+            assert_eq!(endpoint_url.as_deref(), Some("http://127.0.0.1:8000"), "the service's own variable first");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn state_refuses_bad_backends_tables_and_paths() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("AXIA_STATE__BACKEND", "postgres");
+            let err = format!("{:#}", Config::load(None).unwrap_err());
+            assert!(err.contains("\"sqlite\" or \"dynamodb\"") && err.contains("AXIA_STATE__BACKEND"), "{err}");
+            jail.set_env("AXIA_STATE__BACKEND", "dynamodb");
+            jail.set_env("AXIA_STATE__DYNAMODB_TABLE", "my table");
+            let err = format!("{:#}", Config::load(None).unwrap_err());
+            assert!(err.contains("not a valid DynamoDB table name"), "{err}");
+            jail.set_env("AXIA_STATE__DYNAMODB_TABLE", "t");
+            assert!(Config::load(None).is_err(), "a one-letter table name");
+            jail.set_env("AXIA_STATE__BACKEND", "sqlite");
+            jail.set_env("AXIA_STATE__SQLITE_PATH", "");
+            let err = format!("{:#}", Config::load(None).unwrap_err());
+            assert!(err.contains("sqlite_path"), "{err}");
+            jail.create_file("bad.toml", "[state]\nsqlite_file = \"x.db\"\n")?;
+            let err = format!("{:#}", Config::load(Some(Path::new("bad.toml"))).unwrap_err());
+            assert!(err.contains("sqlite_file"), "{err}");
             Ok(())
         });
     }

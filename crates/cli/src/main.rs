@@ -1,6 +1,6 @@
-//! The `axia` command: one binary for the collector, the data tools and (later) the order
-//! daemon. `main` only parses arguments, loads configuration, wires adapters and maps errors
-//! to exit codes (0 ok, 1 job failed, 2 usage or configuration error).
+//! The `axia` command: one binary for the collector, the data tools, the kill switch and the
+//! order daemon. `main` only parses arguments, loads configuration, wires adapters
+//! and maps errors to exit codes (0 ok, 1 job failed, 2 usage or configuration error).
 
 #[macro_use]
 mod output;
@@ -9,8 +9,11 @@ mod cli;
 mod cmd;
 mod config;
 mod error;
+mod prices;
 mod progress;
+mod state;
 mod timearg;
+mod trading;
 mod wiring;
 
 use std::io::IsTerminal;
@@ -26,7 +29,9 @@ use crate::wiring::App;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    init_logging(cli.log_format, cli.verbose);
+    // The daemon logs what it does (started, heartbeats, stopped) by default; commands only warn.
+    let daemon = matches!(cli.command, Command::Orders(cli::OrdersCommand::Run(_)));
+    init_logging(cli.log_format, cli.verbose.max(u8::from(daemon)));
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -54,6 +59,9 @@ async fn run(cli: Cli) -> CliResult {
         Command::Bench(args) => cmd::bench::run(&app, args).await,
         Command::Artifacts(command) => cmd::artifacts::run(&app, command).await,
         Command::Init(args) => cmd::init::run(&app, args).await,
+        Command::KillSwitch(command) => cmd::kill_switch::run(&app, command).await,
+        Command::Orders(command) => cmd::orders::run(&app, command).await,
+        Command::Positions(command) => cmd::positions::run(&app, command).await,
     }
 }
 

@@ -3,19 +3,25 @@
 use std::sync::Arc;
 
 use axia_adapters::object_store::{LocalObjectStore, S3ObjectStore};
+use axia_adapters::paper::PaperBroker;
 use axia_adapters::parquet::ParquetOhlcvRepository;
-use axia_adapters::redis::{RedisClient, RedisOhlcvDataRepository};
+use axia_adapters::redis::{RedisClient, RedisOhlcvDataRepository, RedisSystemStatus};
 use axia_adapters::sample::SampleSource;
 use axia_adapters::synthetic::SyntheticSource;
-use axia_application::DataService;
+use axia_application::orders::{KnownSymbols, OrderPorts, ProcessConfig, ProcessOrder};
+use axia_application::{DataService, KillSwitchMirror, KillSwitchService};
 use axia_domain::ports::{MarketDataSource, ObjectStore, OhlcvDataRepository};
 use axia_domain::{Clock, SeriesKey, Symbol, SystemClock, Timeframe};
 
 use anyhow::Context;
+use tokio::sync::OnceCell;
 
-use crate::config::{Config, HistoryBackend};
+use crate::config::{Config, EventsBackend, HistoryBackend, QueueBackend, StateBackend};
 use crate::error::{CliResult, UsageContext};
+use crate::prices::HotFirstPrices;
+use crate::state::StateStores;
 use crate::timearg::parse_utc;
+use crate::trading::{Events, Queue};
 
 /// The assembled application.
 #[derive(Debug, Clone)]
@@ -32,6 +38,16 @@ pub struct App {
     pub s3: Option<Arc<S3ObjectStore>>,
     /// The Redis bar tier, when `[redis] url` is set (its pool: `client()`).
     pub redis_bars: Option<Arc<RedisOhlcvDataRepository>>,
+    /// Where the state store is (`[state]`); opened on first use by [`App::state`].
+    pub state_backend: StateBackend,
+    state: Arc<OnceCell<StateStores>>,
+    /// Where the order queue is (`[queue]`); opened on first use by [`App::queue`].
+    pub queue_backend: QueueBackend,
+    queue: Arc<OnceCell<Queue>>,
+    /// Where events go (`[events]`); built on first use by [`App::events`].
+    pub events_backend: EventsBackend,
+    events: Arc<OnceCell<Events>>,
+    broker: Arc<std::sync::OnceLock<Arc<PaperBroker>>>,
 }
 
 impl App {
@@ -58,7 +74,117 @@ impl App {
             }
             None => None,
         };
-        Ok(Self { config, clock, history, parquet, s3, redis_bars })
+        let state_backend = config.state.backend(&config.storage, &config.aws)?;
+        let queue_backend = config.queue.backend(&config.storage, &config.aws)?;
+        let events_backend = config.events.backend(&config.aws)?;
+        Ok(Self {
+            config,
+            clock,
+            history,
+            parquet,
+            s3,
+            redis_bars,
+            state_backend,
+            state: Arc::default(),
+            queue_backend,
+            queue: Arc::default(),
+            events_backend,
+            events: Arc::default(),
+            broker: Arc::default(),
+        })
+    }
+
+    /// The order queue (`[queue]`), opened on the first call.
+    ///
+    /// # Errors
+    /// The queue cannot be opened (a missing SQLite file names `axia init`).
+    pub async fn queue(&self) -> anyhow::Result<&Queue> {
+        self.queue.get_or_try_init(|| Queue::open(&self.queue_backend)).await
+    }
+
+    /// The event publisher (`[events]`), built on the first call.
+    ///
+    /// # Errors
+    /// The SNS client cannot be built.
+    pub async fn events(&self) -> anyhow::Result<&Events> {
+        self.events.get_or_try_init(|| Events::open(&self.events_backend)).await
+    }
+
+    /// The paper broker (`[broker]`), pricing from the bars the collector stores: Redis first
+    /// when `[redis] url` is set (the freshest bars, cheapest to read), else (and as the
+    /// fallback) the history tier. One per process: it remembers its fills and resting orders.
+    #[must_use]
+    pub fn broker(&self) -> Arc<PaperBroker> {
+        Arc::clone(self.broker.get_or_init(|| {
+            Arc::new(PaperBroker::new(self.prices(), Arc::clone(&self.clock), self.config.broker.paper.clone()))
+        }))
+    }
+
+    /// The bars the paper broker prices from (and the daemon feeds to it and to the exits):
+    /// Redis first when configured, else the history tier.
+    #[must_use]
+    pub fn prices(&self) -> Arc<dyn OhlcvDataRepository> {
+        match &self.redis_bars {
+            Some(redis) => Arc::new(HotFirstPrices::new(
+                Arc::clone(redis) as Arc<dyn OhlcvDataRepository>,
+                Arc::clone(&self.history),
+            )),
+            None => Arc::clone(&self.history),
+        }
+    }
+
+    /// The order-processing use case over the state store, the broker and the events.
+    ///
+    /// # Errors
+    /// The state store or the event publisher cannot be opened; invalid `[orders] symbols`.
+    pub async fn process_order(&self) -> anyhow::Result<ProcessOrder> {
+        let stores = self.state().await?;
+        let events = self.events().await?;
+        let ports = OrderPorts {
+            orders: Arc::clone(&stores.orders),
+            positions: Arc::clone(&stores.positions),
+            kill_switch: Arc::clone(&stores.kill_switch),
+            broker: self.broker(),
+            events: Arc::clone(&events.publisher),
+            clock: Arc::clone(&self.clock),
+        };
+        let known = KnownSymbols::only(self.config.orders.symbols(&self.config.collector)?);
+        // An order claimed but not finished is presumed in flight for twice the visibility
+        // timeout: a redelivery inside that window waits instead of dead-lettering it.
+        let visibility =
+            chrono::TimeDelta::seconds(i64::try_from(self.config.queue.visibility_timeout_secs).unwrap_or(60));
+        let config = ProcessConfig {
+            in_flight_grace: (visibility * 2).max(ProcessConfig::default().in_flight_grace),
+            ..ProcessConfig::default()
+        };
+        Ok(ProcessOrder::new(ports, known, config))
+    }
+
+    /// The state store (orders, positions, trades, kill switch), opened on the first call; only
+    /// the commands that need it call this, so `collect` works without DynamoDB or the file.
+    ///
+    /// # Errors
+    /// The store cannot be opened (a missing SQLite file names `axia init`).
+    pub async fn state(&self) -> anyhow::Result<&StateStores> {
+        self.state.get_or_try_init(|| StateStores::open(&self.state_backend)).await
+    }
+
+    /// The kill-switch mirror: `system:status` in Redis, when `[redis] url` is set.
+    #[must_use]
+    pub fn kill_switch_mirror(&self) -> Option<Arc<dyn KillSwitchMirror>> {
+        self.redis_bars
+            .as_ref()
+            .map(|r| Arc::new(RedisSystemStatus::with_client(Arc::clone(r.client()))) as Arc<dyn KillSwitchMirror>)
+    }
+
+    /// The kill-switch use cases over `stores`, mirrored to Redis when configured.
+    #[must_use]
+    pub fn kill_switch(&self, stores: &StateStores) -> KillSwitchService {
+        let service = KillSwitchService::new(Arc::clone(&stores.kill_switch), Arc::clone(&self.clock));
+        match self.kill_switch_mirror() {
+            Some(mirror) => service.with_mirror(mirror),
+            None => service,
+        }
     }
 
     /// The hot tiers the collector writes after the history tier (Redis, when configured).
