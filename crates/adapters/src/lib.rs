@@ -6,6 +6,7 @@
 //! boundary.
 
 pub mod artifacts;
+mod aws;
 pub mod csv_import;
 pub mod dynamodb;
 pub mod events;

@@ -4,11 +4,11 @@
 
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_smithy_types::retry::ErrorKind;
 use axia_domain::ports::RepositoryError;
 
 use super::items::Item;
 use super::{BACKEND, DynamoStateStore};
+use crate::aws::{self, AwsFailure, Transport};
 
 /// A DynamoDB operation, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -52,63 +52,21 @@ pub(super) enum Failure {
     TableMissing(String),
     AccessDenied(String),
     CredentialsRefused(String),
-    NoCredentials(String),
     /// The request does not fit the table's key schema: the table has another layout.
     SchemaMismatch(String),
     /// `ValidationException` and other 4xx answers: retrying the same request cannot help.
     Rejected(String),
-    /// Connection refused or reset, DNS failure.
-    Unreachable(String),
-    TimedOut(String),
-    /// Throttling, 5xx, transaction conflicts, truncated answers.
+    /// Throttling, 5xx, transaction conflicts.
     Transient(String),
-    /// The request could not be built or signed (no region, invalid endpoint URL).
-    Misconfigured(String),
+    /// No usable answer: timeouts, connection failures, no credentials, a request that could not
+    /// be built or signed (no region, invalid endpoint URL), a truncated answer.
+    Transport(Transport),
 }
 
-impl Failure {
-    pub(super) fn classify<E>(err: &SdkError<E, HttpResponse>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        match err {
-            SdkError::ServiceError(service) => {
-                let status = service.raw().status().as_u16();
-                Self::from_answer(status, err.code(), err.message())
-            }
-            SdkError::TimeoutError(_) => Self::TimedOut(chain(err)),
-            SdkError::DispatchFailure(dispatch) => {
-                let detail = chain(err);
-                if dispatch.is_timeout() {
-                    Self::TimedOut(detail)
-                } else if dispatch.is_io() || dispatch.as_other() == Some(ErrorKind::TransientError) {
-                    Self::Unreachable(detail)
-                } else if detail.to_lowercase().contains("credential") {
-                    // Identity resolution runs before the request is sent and surfaces here.
-                    Self::NoCredentials(detail)
-                } else if dispatch.is_user() {
-                    Self::Misconfigured(detail)
-                } else {
-                    Self::Unreachable(detail)
-                }
-            }
-            SdkError::ResponseError(response) => {
-                let status = response.raw().status().as_u16();
-                Self::Transient(format!("unreadable answer with HTTP {status}: {}", chain(err)))
-            }
-            // ConstructionFailure, and any variant a later SDK adds.
-            _ => Self::Misconfigured(chain(err)),
-        }
-    }
-
+impl AwsFailure for Failure {
     /// Classifies an error answer by its HTTP status and error code.
     fn from_answer(status: u16, code: Option<&str>, message: Option<&str>) -> Self {
-        let detail = match (code, message) {
-            (Some(c), Some(m)) => format!("HTTP {status} {c}: {m}"),
-            (Some(c), None) => format!("HTTP {status} {c}"),
-            (None, Some(m)) => format!("HTTP {status}: {m}"),
-            (None, None) => format!("HTTP {status}"),
-        };
+        let detail = aws::answer_detail(status, code, message);
         // The JSON protocol may name the code with its namespace (`com.amazonaws…#Code`).
         let code = code.unwrap_or_default().rsplit('#').next().unwrap_or_default();
         let message = message.unwrap_or_default().to_ascii_lowercase();
@@ -149,6 +107,10 @@ impl Failure {
             | (408 | 429 | 500..=599, _) => Self::Transient(detail),
             _ => Self::Rejected(detail),
         }
+    }
+
+    fn from_transport(transport: Transport) -> Self {
+        Self::Transport(transport)
     }
 }
 
@@ -205,6 +167,7 @@ impl DynamoStateStore {
         let (table, endpoint, region) = (&self.table, &self.endpoint, &self.region);
         let misconfigured = |detail: String| RepositoryError::Misconfigured { backend: BACKEND.into(), detail };
         let unavailable = |detail: String| RepositoryError::Unavailable { backend: BACKEND.into(), detail };
+        let transient = |d: String| unavailable(format!("DynamoDB table {table} ({what}), try again later: {d}"));
         match failure {
             Failure::ConditionFailed => {
                 RepositoryError::Conflict { what: what.into(), detail: "a write condition failed".into() }
@@ -224,7 +187,7 @@ impl DynamoStateStore {
                  AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN or the profile, renew expired session or SSO \
                  credentials, and check the system clock"
             )),
-            Failure::NoCredentials(d) => misconfigured(format!(
+            Failure::Transport(Transport::NoCredentials(d)) => misconfigured(format!(
                 "no AWS credentials found for the DynamoDB table {table}: set AWS_ACCESS_KEY_ID and \
                  AWS_SECRET_ACCESS_KEY, or AWS_PROFILE (run `aws sso login` for SSO profiles), or run with an \
                  instance or task role ({d})"
@@ -234,34 +197,23 @@ impl DynamoStateStore {
                  state settings at a table created by `axia init` ({d})"
             )),
             Failure::Rejected(d) => RepositoryError::Invalid { detail: format!("DynamoDB refused {what}: {d}") },
-            Failure::Unreachable(d) => unavailable(format!(
+            Failure::Transport(Transport::Unreachable(d)) => unavailable(format!(
                 "cannot reach the DynamoDB endpoint {endpoint} ({what}): check the endpoint URL, the network and that \
                  the server is running ({d})"
             )),
-            Failure::TimedOut(d) => unavailable(format!(
+            Failure::Transport(Transport::TimedOut(d)) => unavailable(format!(
                 "the DynamoDB endpoint {endpoint} timed out ({what}): check the network, or raise the DynamoDB \
                  timeouts ({d})"
             )),
-            Failure::Transient(d) => unavailable(format!("DynamoDB table {table} ({what}), try again later: {d}")),
-            Failure::Misconfigured(d) => misconfigured(format!("cannot send the DynamoDB request for {what}: {d}")),
+            Failure::Transient(d) => transient(d),
+            Failure::Transport(Transport::Unreadable { status, detail }) => {
+                transient(format!("unreadable answer with HTTP {status}: {detail}"))
+            }
+            Failure::Transport(Transport::NotSent(d) | Transport::NotBuilt(d)) => {
+                misconfigured(format!("cannot send the DynamoDB request for {what}: {d}"))
+            }
         }
     }
-}
-
-/// The error and its sources on one line (`dispatch failure: io error: … Connection refused`).
-pub(super) fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(source) = next {
-        let text = source.to_string();
-        // Some wrappers repeat their source's message in their own.
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = source.source();
-    }
-    out
 }
 
 #[cfg(test)]

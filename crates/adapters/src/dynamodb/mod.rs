@@ -49,6 +49,7 @@ use axia_domain::ports::RepositoryError;
 use self::error::Op;
 use self::items::Item;
 pub use self::table::TableSetup;
+use crate::aws;
 
 /// The backend name in errors.
 const BACKEND: &str = "dynamodb";
@@ -110,23 +111,7 @@ impl DynamoStateStore {
     /// # Errors
     /// [`RepositoryError::Misconfigured`] without a table name or a region.
     pub async fn new(settings: DynamoSettings) -> Result<Self, RepositoryError> {
-        use aws_config::retry::RetryConfig;
-        use aws_config::timeout::TimeoutConfig;
-
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(settings.connect_timeout)
-            .operation_timeout(settings.operation_timeout)
-            .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let sdk_config = loader.load().await;
+        let sdk_config = aws::sdk_config(&aws::client_settings!(settings)).await;
         let mut store = Self::from_client(Client::new(&sdk_config), settings.table)?;
         if let Some(url) = settings.endpoint_url {
             store.endpoint = url;

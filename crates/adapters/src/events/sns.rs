@@ -17,6 +17,7 @@ use axia_domain::SystemEvent;
 use axia_domain::ports::{EventPublisher, PublishError};
 
 use super::TYPE_ATTRIBUTE;
+use crate::aws::{self, SdkFailure, Transport, chain};
 
 /// Where the topic is; credentials come from the AWS default chain, never from here.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,26 +71,10 @@ impl SnsEventPublisher {
     /// # Errors
     /// [`PublishError::Misconfigured`] without a topic name or a region.
     pub async fn new(settings: SnsSettings) -> Result<Self, PublishError> {
-        use aws_config::retry::RetryConfig;
-        use aws_config::timeout::TimeoutConfig;
-
         if settings.topic_name.is_empty() {
             return Err(PublishError::Misconfigured { detail: "no SNS topic name is configured".into() });
         }
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(settings.connect_timeout)
-            .operation_timeout(settings.operation_timeout)
-            .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let sdk_config = loader.load().await;
+        let sdk_config = aws::sdk_config(&aws::client_settings!(settings)).await;
         let Some(region) = sdk_config.region().map(ToString::to_string) else {
             return Err(PublishError::Misconfigured {
                 detail: format!(
@@ -195,60 +180,49 @@ impl SnsEventPublisher {
         tracing::debug!(topic = %self.topic_name, verb, error = %DisplayErrorContext(err), "SNS request failed");
         let (topic, endpoint) = (&self.topic_name, &self.endpoint);
         let detail = chain(err);
-        match err {
-            SdkError::ServiceError(service) => {
-                let status = service.raw().status().as_u16();
-                match err.code().unwrap_or_default() {
-                    "NotFound" | "NotFoundException" => {
-                        // Deleted since its ARN was cached: look it up again next time.
-                        *self.topic_arn.lock().unwrap_or_else(PoisonError::into_inner) = None;
-                        self.missing()
-                    }
-                    "Throttled"
-                    | "ThrottlingException"
-                    | "InternalError"
-                    | "InternalErrorException"
-                    | "KMSThrottling"
-                    | "KMSThrottlingException" => PublishError::Unavailable {
-                        detail: format!("SNS at {endpoint} failed to {verb} {topic}, try again later: {detail}"),
-                    },
-                    _ if matches!(status, 408 | 429 | 500..=599) => PublishError::Unavailable {
-                        detail: format!("SNS at {endpoint} failed to {verb} {topic}, try again later: {detail}"),
-                    },
-                    _ => PublishError::Misconfigured {
-                        detail: format!(
-                            "SNS at {endpoint} refused to {verb} {topic}: check the AWS credentials, their sns:* \
-                             permissions and the region ({detail})"
-                        ),
-                    },
-                }
+        let (status, code) = match aws::classify(err) {
+            SdkFailure::Answer { status, code, .. } => (status, code.unwrap_or_default()),
+            SdkFailure::Transport(Transport::NotBuilt(_)) => {
+                return PublishError::Misconfigured {
+                    detail: format!("cannot build the SNS request for {topic}: {detail}"),
+                };
             }
-            SdkError::ConstructionFailure(_) => {
-                PublishError::Misconfigured { detail: format!("cannot build the SNS request for {topic}: {detail}") }
+            SdkFailure::Transport(Transport::NoCredentials(_) | Transport::NotSent(_)) => {
+                return PublishError::Misconfigured {
+                    detail: format!("cannot send the SNS request for {topic}: {detail}"),
+                };
             }
-            SdkError::DispatchFailure(d) if d.is_user() || detail.to_lowercase().contains("credential") => {
-                PublishError::Misconfigured { detail: format!("cannot send the SNS request for {topic}: {detail}") }
+            SdkFailure::Transport(_) => {
+                return PublishError::Unavailable {
+                    detail: format!("cannot reach SNS at {endpoint} to {verb} {topic}: {detail}"),
+                };
             }
-            _ => PublishError::Unavailable {
-                detail: format!("cannot reach SNS at {endpoint} to {verb} {topic}: {detail}"),
+        };
+        match code {
+            "NotFound" | "NotFoundException" => {
+                // Deleted since its ARN was cached: look it up again next time.
+                *self.topic_arn.lock().unwrap_or_else(PoisonError::into_inner) = None;
+                self.missing()
+            }
+            "Throttled"
+            | "ThrottlingException"
+            | "InternalError"
+            | "InternalErrorException"
+            | "KMSThrottling"
+            | "KMSThrottlingException" => PublishError::Unavailable {
+                detail: format!("SNS at {endpoint} failed to {verb} {topic}, try again later: {detail}"),
+            },
+            _ if matches!(status, 408 | 429 | 500..=599) => PublishError::Unavailable {
+                detail: format!("SNS at {endpoint} failed to {verb} {topic}, try again later: {detail}"),
+            },
+            _ => PublishError::Misconfigured {
+                detail: format!(
+                    "SNS at {endpoint} refused to {verb} {topic}: check the AWS credentials, their sns:* \
+                     permissions and the region ({detail})"
+                ),
             },
         }
     }
-}
-
-/// The error and its sources on one line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(source) = next {
-        let text = source.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = source.source();
-    }
-    out
 }
 
 #[async_trait]

@@ -23,13 +23,13 @@ use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{BucketLocationConstraint, CreateBucketConfiguration, ServerSideEncryption};
-use aws_smithy_types::retry::ErrorKind;
 use axia_domain::ports::{ObjectMeta, ObjectStore, ObjectStoreError, PutMode};
 use base64::Engine as _;
 use chrono::{DateTime, Utc};
 use md5::{Digest, Md5};
 
 use super::{md5_hex, validate_key, validate_prefix};
+use crate::aws::{self, AwsFailure, Transport, chain};
 
 /// User metadata key under which a put records the hex md5 of the content.
 const MD5_METADATA: &str = "md5";
@@ -96,23 +96,7 @@ impl S3ObjectStore {
     /// [`ObjectStoreError::Misconfigured`] without a bucket or a region;
     /// [`ObjectStoreError::InvalidKey`] for an invalid prefix.
     pub async fn new(settings: S3Settings) -> Result<Self, ObjectStoreError> {
-        use aws_config::retry::RetryConfig;
-        use aws_config::timeout::TimeoutConfig;
-
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(settings.connect_timeout)
-            .operation_timeout(settings.operation_timeout)
-            .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let sdk_config = loader.load().await;
+        let sdk_config = aws::sdk_config(&aws::client_settings!(settings)).await;
         let mut config = aws_sdk_s3::config::Builder::from(&sdk_config);
         if settings.endpoint_url.is_some() {
             // Virtual-host addressing would ask DNS for `{bucket}.localhost`.
@@ -218,6 +202,8 @@ impl S3ObjectStore {
         let (bucket, endpoint, url, verb) = (&self.bucket, &self.endpoint, self.url_of(key), op.verb());
         let misconfigured = |detail: String| ObjectStoreError::Misconfigured { detail };
         let unavailable = |detail: String| ObjectStoreError::Unavailable { detail };
+        let transient =
+            |d: String| unavailable(format!("S3 at {endpoint} failed to {verb} {url}, try again later: {d}"));
         match failure {
             Failure::NoSuchKey if op == Op::Put => ObjectStoreError::PreconditionFailed { key: key.to_string() },
             Failure::NoSuchKey => ObjectStoreError::NotFound { key: key.to_string() },
@@ -236,7 +222,7 @@ impl S3ObjectStore {
                  AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN or the profile, renew expired session or SSO \
                  credentials, and check the system clock"
             )),
-            Failure::NoCredentials(d) => misconfigured(format!(
+            Failure::Transport(Transport::NoCredentials(d)) => misconfigured(format!(
                 "no AWS credentials found for {url}: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or \
                  AWS_PROFILE (run `aws sso login` for SSO profiles), or run with an instance or task role ({d})"
             )),
@@ -246,23 +232,26 @@ impl S3ObjectStore {
                 self.client.config().region().map_or_else(|| "(none)".to_string(), ToString::to_string)
             )),
             Failure::KeyTooLong(d) => ObjectStoreError::InvalidKey { key: key.to_string(), detail: d },
-            Failure::Unreachable(d) => unavailable(format!(
+            Failure::Transport(Transport::Unreachable(d)) => unavailable(format!(
                 "cannot reach the S3 endpoint {endpoint} ({verb} {url}): check the endpoint URL, the network \
                  and that the server is running ({d})"
             )),
-            Failure::TimedOut(d) => unavailable(format!(
+            Failure::Transport(Transport::TimedOut(d)) => unavailable(format!(
                 "the S3 endpoint {endpoint} timed out ({verb} {url}): check the network, or raise the S3 \
                  timeouts for large objects on slow links ({d})"
             )),
-            Failure::Transient(d) => {
-                unavailable(format!("S3 at {endpoint} failed to {verb} {url}, try again later: {d}"))
+            Failure::Transient(d) => transient(d),
+            Failure::Transport(Transport::Unreadable { status, detail }) => {
+                transient(format!("unreadable answer with HTTP {status}: {detail}"))
             }
             Failure::NotImplemented(d) => misconfigured(format!(
                 "the S3 endpoint {endpoint} does not support this {verb} of {url} (conditional writes need an \
                  S3-compatible server that implements If-Match / If-None-Match): {d}"
             )),
             Failure::Rejected(d) => misconfigured(format!("S3 at {endpoint} refused to {verb} {url}: {d}")),
-            Failure::Misconfigured(d) => misconfigured(format!("cannot send the S3 request for {url}: {d}")),
+            Failure::Transport(Transport::NotSent(d) | Transport::NotBuilt(d)) => {
+                misconfigured(format!("cannot send the S3 request for {url}: {d}"))
+            }
         }
     }
 }
@@ -314,65 +303,23 @@ enum Failure {
     Precondition,
     AccessDenied(String),
     CredentialsRefused(String),
-    NoCredentials(String),
     WrongRegion(String),
     KeyTooLong(String),
-    /// Connection refused or reset, DNS failure.
-    Unreachable(String),
-    TimedOut(String),
-    /// Throttling, 5xx, truncated answers.
+    /// Throttling, 5xx.
     Transient(String),
     /// 501: the server lacks a feature (conditional writes on some S3-compatible servers).
     NotImplemented(String),
     /// Any other 4xx: retrying the same request cannot help.
     Rejected(String),
-    /// The request could not be built or signed (no region, invalid endpoint URL).
-    Misconfigured(String),
+    /// No usable answer: timeouts, connection failures, no credentials, a request that could not
+    /// be built or signed (no region, invalid endpoint URL), a truncated answer.
+    Transport(Transport),
 }
 
-impl Failure {
-    fn classify<E>(err: &SdkError<E, HttpResponse>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        match err {
-            SdkError::ServiceError(service) => {
-                let status = service.raw().status().as_u16();
-                Self::from_answer(status, err.code(), err.message())
-            }
-            SdkError::TimeoutError(_) => Self::TimedOut(chain(err)),
-            SdkError::DispatchFailure(dispatch) => {
-                let detail = chain(err);
-                if dispatch.is_timeout() {
-                    Self::TimedOut(detail)
-                } else if dispatch.is_io() || dispatch.as_other() == Some(ErrorKind::TransientError) {
-                    Self::Unreachable(detail)
-                } else if detail.to_lowercase().contains("credential") {
-                    // Identity resolution runs before the request is sent and surfaces here.
-                    Self::NoCredentials(detail)
-                } else if dispatch.is_user() {
-                    Self::Misconfigured(detail)
-                } else {
-                    Self::Unreachable(detail)
-                }
-            }
-            SdkError::ResponseError(response) => {
-                let status = response.raw().status().as_u16();
-                Self::Transient(format!("unreadable answer with HTTP {status}: {}", chain(err)))
-            }
-            // ConstructionFailure, and any variant a later SDK adds.
-            _ => Self::Misconfigured(chain(err)),
-        }
-    }
-
+impl AwsFailure for Failure {
     /// Classifies an error answer of S3 by its HTTP status and error code.
     fn from_answer(status: u16, code: Option<&str>, message: Option<&str>) -> Self {
-        let detail = match (code, message) {
-            (Some(c), Some(m)) => format!("HTTP {status} {c}: {m}"),
-            (Some(c), None) => format!("HTTP {status} {c}"),
-            (None, Some(m)) => format!("HTTP {status}: {m}"),
-            (None, None) => format!("HTTP {status}"),
-        };
+        let detail = aws::answer_detail(status, code, message);
         match (status, code.unwrap_or_default()) {
             (_, "NoSuchBucket") => Self::NoSuchBucket,
             (_, "NoSuchKey" | "NotFound") | (404, "") => Self::NoSuchKey,
@@ -405,22 +352,10 @@ impl Failure {
             _ => Self::Rejected(detail),
         }
     }
-}
 
-/// The error and its sources on one line (`dispatch failure: io error: … Connection refused`).
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(source) = next {
-        let text = source.to_string();
-        // Some wrappers repeat their source's message in their own.
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        next = source.source();
+    fn from_transport(transport: Transport) -> Self {
+        Self::Transport(transport)
     }
-    out
 }
 
 fn unquote(etag: &str) -> String {
@@ -634,14 +569,16 @@ mod tests {
     #[test]
     fn classifies_transport_failures() {
         let io = SdkError::<PutObjectError, HttpResponse>::dispatch_failure(ConnectorError::io("refused".into()));
-        assert!(matches!(Failure::classify(&io), Failure::Unreachable(d) if d.contains("refused")));
+        assert!(
+            matches!(Failure::classify(&io), Failure::Transport(Transport::Unreachable(d)) if d.contains("refused"))
+        );
         let timeout =
             SdkError::<PutObjectError, HttpResponse>::dispatch_failure(ConnectorError::timeout("slow".into()));
-        assert!(matches!(Failure::classify(&timeout), Failure::TimedOut(_)));
+        assert!(matches!(Failure::classify(&timeout), Failure::Transport(Transport::TimedOut(_))));
         let op_timeout = SdkError::<PutObjectError, HttpResponse>::timeout_error("operation timeout");
-        assert!(matches!(Failure::classify(&op_timeout), Failure::TimedOut(_)));
+        assert!(matches!(Failure::classify(&op_timeout), Failure::Transport(Transport::TimedOut(_))));
         let build = SdkError::<PutObjectError, HttpResponse>::construction_failure("bad input");
-        assert!(matches!(Failure::classify(&build), Failure::Misconfigured(_)));
+        assert!(matches!(Failure::classify(&build), Failure::Transport(Transport::NotBuilt(_))));
     }
 
     #[rstest]
@@ -650,10 +587,10 @@ mod tests {
     #[case(Failure::Precondition, Op::Put, "PreconditionFailed")]
     #[case(Failure::NoSuchBucket, Op::List, "Misconfigured")]
     #[case(Failure::AccessDenied("HTTP 403".into()), Op::Put, "Misconfigured")]
-    #[case(Failure::NoCredentials("none".into()), Op::Get, "Misconfigured")]
+    #[case(Failure::Transport(Transport::NoCredentials("none".into())), Op::Get, "Misconfigured")]
     #[case(Failure::KeyTooLong("too long".into()), Op::Put, "InvalidKey")]
-    #[case(Failure::Unreachable("refused".into()), Op::Head, "Unavailable")]
-    #[case(Failure::TimedOut("slow".into()), Op::Delete, "Unavailable")]
+    #[case(Failure::Transport(Transport::Unreachable("refused".into())), Op::Head, "Unavailable")]
+    #[case(Failure::Transport(Transport::TimedOut("slow".into())), Op::Delete, "Unavailable")]
     #[case(Failure::Transient("HTTP 503".into()), Op::Get, "Unavailable")]
     #[case(Failure::Rejected("HTTP 400".into()), Op::Get, "Misconfigured")]
     fn maps_failures_to_port_errors(#[case] failure: Failure, #[case] op: Op, #[case] variant: &str) {
@@ -670,17 +607,10 @@ mod tests {
         assert!(missing.contains("bucket bucket does not exist") && missing.contains("axia init"), "{missing}");
         let denied = text(Failure::AccessDenied("HTTP 403 AccessDenied".into()), Op::Delete);
         assert!(denied.contains("s3://bucket/hist/k") && denied.contains("s3:DeleteObject"), "{denied}");
-        let unreachable = text(Failure::Unreachable("refused".into()), Op::Get);
+        let unreachable = text(Failure::Transport(Transport::Unreachable("refused".into())), Op::Get);
         assert!(unreachable.contains("https://s3.eu-west-1.amazonaws.com"), "{unreachable}");
         let region = text(Failure::WrongRegion("HTTP 301".into()), Op::Get);
         assert!(region.contains("eu-west-1") && region.contains("AWS_REGION"), "{region}");
-    }
-
-    #[test]
-    fn chains_messages_of_sources() {
-        let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
-        let err = SdkError::<PutObjectError, HttpResponse>::dispatch_failure(ConnectorError::io(io.into()));
-        assert_eq!(chain(&err), "dispatch failure: io error: refused");
     }
 
     #[tokio::test]

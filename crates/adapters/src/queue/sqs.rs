@@ -29,6 +29,7 @@ use super::{
     DeadLetter, ORIGINAL_ID_ATTRIBUTE, QueueAdmin, QueueDepth, QueueSetup, REASON_ATTRIBUTE, RECEIVE_COUNT_ATTRIBUTE,
     validate_body,
 };
+use crate::aws::{self, AwsFailure as _};
 
 /// The longest long-poll SQS allows.
 const MAX_WAIT: Duration = Duration::from_secs(20);
@@ -116,26 +117,10 @@ impl SqsOrderQueue {
     /// # Errors
     /// [`QueueError::Unavailable`] without a queue name or a region.
     pub async fn new(settings: SqsSettings) -> Result<Self, QueueError> {
-        use aws_config::retry::RetryConfig;
-        use aws_config::timeout::TimeoutConfig;
-
         if settings.queue_name.is_empty() || settings.dlq_name.is_empty() {
             return Err(QueueError::Unavailable { detail: "no SQS queue or DLQ name is configured".into() });
         }
-        let timeouts = TimeoutConfig::builder()
-            .connect_timeout(settings.connect_timeout)
-            .operation_timeout(settings.operation_timeout)
-            .build();
-        let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .timeout_config(timeouts)
-            .retry_config(RetryConfig::standard().with_max_attempts(settings.max_attempts.max(1)));
-        if let Some(region) = &settings.region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(url) = &settings.endpoint_url {
-            loader = loader.endpoint_url(url);
-        }
-        let sdk_config = loader.load().await;
+        let sdk_config = aws::sdk_config(&aws::client_settings!(settings)).await;
         let Some(region) = sdk_config.region().map(ToString::to_string) else {
             return Err(QueueError::Unavailable {
                 detail: format!(

@@ -3,14 +3,12 @@
 
 use std::time::Duration;
 
-use aws_sdk_sqs::config::http::HttpResponse;
-use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_sqs::types::{Message, MessageAttributeValue, MessageSystemAttributeName};
-use aws_smithy_types::retry::ErrorKind;
 use axia_domain::ports::QueueMessage;
 use chrono::DateTime;
 
 use super::{DeadLetter, ORIGINAL_ID_ATTRIBUTE, REASON_ATTRIBUTE, RECEIVE_COUNT_ATTRIBUTE};
+use crate::aws::{AwsFailure, Transport};
 
 /// What an SDK error means, with the detail to show.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,31 +23,7 @@ pub(super) enum Failure {
     Refused(String),
 }
 
-impl Failure {
-    pub(super) fn classify<E>(err: &SdkError<E, HttpResponse>) -> Self
-    where
-        E: ProvideErrorMetadata + std::error::Error + 'static,
-    {
-        match err {
-            SdkError::ServiceError(service) => {
-                Self::from_answer(service.raw().status().as_u16(), err.code(), err.message())
-            }
-            SdkError::TimeoutError(_) | SdkError::ResponseError(_) => Self::Transient(chain(err)),
-            SdkError::DispatchFailure(dispatch) => {
-                let detail = chain(err);
-                if dispatch.is_timeout() || dispatch.is_io() || dispatch.as_other() == Some(ErrorKind::TransientError) {
-                    Self::Transient(detail)
-                } else if dispatch.is_user() || detail.to_lowercase().contains("credential") {
-                    Self::Refused(detail)
-                } else {
-                    Self::Transient(detail)
-                }
-            }
-            // ConstructionFailure, and any variant a later SDK adds.
-            _ => Self::Refused(chain(err)),
-        }
-    }
-
+impl AwsFailure for Failure {
     /// Classifies an error answer by its status and code (JSON protocol codes, and the
     /// query-protocol codes the SDK may report instead).
     fn from_answer(status: u16, code: Option<&str>, message: Option<&str>) -> Self {
@@ -73,21 +47,14 @@ impl Failure {
             _ => Self::Refused(detail),
         }
     }
-}
 
-/// The error and its sources on one line.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = err.to_string();
-    let mut next = err.source();
-    while let Some(source) = next {
-        let text = source.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
+    fn from_transport(transport: Transport) -> Self {
+        if transport.is_retryable() {
+            Self::Transient(transport.into_detail())
+        } else {
+            Self::Refused(transport.into_detail())
         }
-        next = source.source();
     }
-    out
 }
 
 /// Whole seconds of `d`, rounded up, at most `max`.
