@@ -11,7 +11,7 @@ use axia_adapters::synthetic::SyntheticSource;
 use axia_application::orders::{KnownSymbols, OrderPorts, ProcessConfig, ProcessOrder};
 use axia_application::{DataService, KillSwitchMirror, KillSwitchService};
 use axia_domain::ports::{MarketDataSource, ObjectStore, OhlcvDataRepository};
-use axia_domain::{Clock, SeriesKey, Symbol, SystemClock, Timeframe};
+use axia_domain::{Clock, FixedClock, SeriesKey, Symbol, SystemClock, Timeframe};
 
 use anyhow::Context;
 use tokio::sync::OnceCell;
@@ -113,10 +113,23 @@ impl App {
     /// The paper broker (`[broker]`), pricing from the bars the collector stores: Redis first
     /// when `[redis] url` is set (the freshest bars, cheapest to read), else (and as the
     /// fallback) the history tier. One per process: it remembers its fills and resting orders.
+    ///
+    /// When `[collector] source` replays a market that ends at a fixed instant (`synthetic`
+    /// with `synthetic_end`, the default, or `sample`), the broker's "now" is that end: the
+    /// replayed market's last close is its current price, not a stale one.
     #[must_use]
     pub fn broker(&self) -> Arc<PaperBroker> {
         Arc::clone(self.broker.get_or_init(|| {
-            Arc::new(PaperBroker::new(self.prices(), Arc::clone(&self.clock), self.config.broker.paper.clone()))
+            let now = self.clock.now();
+            let replay_end = self.source(&self.config.collector.source).ok().and_then(|s| s.data_end());
+            let clock: Arc<dyn Clock> = match replay_end {
+                Some(end) if end < now => {
+                    tracing::info!(%end, "the collector's source is a replay: the paper broker prices as of its end");
+                    Arc::new(FixedClock::new(end))
+                }
+                _ => Arc::clone(&self.clock),
+            };
+            Arc::new(PaperBroker::new(self.prices(), clock, self.config.broker.paper.clone()))
         }))
     }
 

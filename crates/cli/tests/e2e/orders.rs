@@ -194,6 +194,31 @@ fn orders_on_embedded_defaults_eight_filled_once_then_halted_rejects() {
 }
 
 #[test]
+fn orders_on_untouched_defaults_fill_at_the_replayed_markets_last_close() {
+    // No overrides at all: the default synthetic market ends at a fixed instant in the past, so
+    // the paper broker prices as of that end (its last M1 close), not "now".
+    let s = Scratch::new();
+    s.ok(&["collect", "--symbols", "EURUSD", "--timeframes", "M1", "--json"]);
+    s.ok(&["init", "--json"]);
+    for id in ["plain-1", "plain-2"] {
+        s.ok(&["orders", "submit", "--symbol", "EURUSD", "--side", "buy", "--qty", "1000", "--client-order-id", id]);
+    }
+    let run = json(&s.ok(&["orders", "run", "--until-idle"]));
+    assert_eq!((run["received"].as_u64(), run["filled"].as_u64()), (Some(2), Some(2)), "{run}");
+    // The default `[collector] synthetic_end` is 2025-09-02T00:00:00Z.
+    let csv = s.ok(&["fetch", "EURUSD", "M1", "--from", "2025-09-01", "--to", "2025-09-02", "--format", "csv"]);
+    let last_close: Decimal = csv.lines().last().and_then(|l| l.split(',').nth(4)).expect("a bar").parse().unwrap();
+    let listed = json(&s.ok(&["orders", "list", "--json"]));
+    let prices: Vec<Decimal> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|o| o["average_fill_price"].as_str().expect("filled").parse().unwrap())
+        .collect();
+    assert_eq!(prices, [last_close, last_close], "{listed}");
+}
+
+#[test]
 fn orders_submit_refuses_bad_requests_before_sending_anything() {
     let s = Scratch::new();
     let env = market_env();
