@@ -8,7 +8,7 @@ use std::io::IsTerminal;
 
 use anyhow::anyhow;
 use axia_application::{KillSwitchChange, KillSwitchError, KillSwitchService};
-use axia_domain::{KillSwitchAudit, KillSwitchState, TradingState};
+use axia_domain::{KillSwitchAudit, KillSwitchState, SystemEvent, TradingState};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
@@ -109,6 +109,7 @@ async fn change(app: &App, to: TradingState, args: KillSwitchChangeArgs) -> CliR
     if let Some(warning) = change.mirror.warning() {
         tracing::warn!("{warning}");
     }
+    publish(app, &change.audit).await;
     if want_json(args.json) {
         outln!("{}", change_json(&change));
     } else {
@@ -118,6 +119,19 @@ async fn change(app: &App, to: TradingState, args: KillSwitchChangeArgs) -> CliR
         outln!("changed by:  {} at {}", state.changed_by, time(state.changed_at));
     }
     Ok(())
+}
+
+/// Publishes the change to `[events]` (SNS, or the log). Best effort, like the mirror: the
+/// change is stored whatever happens here, and a failure is a warning.
+async fn publish(app: &App, audit: &KillSwitchAudit) {
+    let event = SystemEvent::KillSwitchChanged { audit: audit.clone() };
+    let published = match app.events().await {
+        Ok(events) => events.publisher.publish(&event).await.map_err(anyhow::Error::from),
+        Err(e) => Err(e),
+    };
+    if let Err(e) = published {
+        tracing::warn!(error = %e, "the kill-switch change stands, but its event was not published");
+    }
 }
 
 async fn history(app: &App, limit: u32, json: bool) -> CliResult {

@@ -284,3 +284,15 @@ fn kill_switch_on_dynamodb_with_the_endpoint_unreachable_is_halted_and_collect_d
     // Commands that do not need the state store never open it.
     s.ok_env(&["collect", "--symbols", "EURUSD", "--timeframes", "D1"], &pairs(&env));
 }
+
+#[test]
+fn kill_switch_change_is_published_as_an_event() {
+    let s = Scratch::new();
+    s.ok(&["init", "--json"]);
+    // The embedded events backend is the log: with -v its info line carries the event.
+    let out = s.axia(&["-v", "kill-switch", "halt", "--reason", "event check", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let err = stderr(&out);
+    let line = err.lines().find(|l| l.contains("kill_switch_changed")).unwrap_or_else(|| panic!("no event: {err}"));
+    assert!(line.contains("event check") && line.contains("halted"), "{line}");
+}
