@@ -16,7 +16,7 @@ use super::keys::{
     AUDIT_PREFIX, CREATED, DOC, GLOBALCONFIG, ITEM_TYPE, KILL_SWITCH_SK, PK, SK, UPDATED, VERSION, audit_sk, ts,
 };
 use super::writes::{Change, Write};
-use crate::state_rules::check_kill_switch_version;
+use crate::state_rules::{check_kill_switch_version, effective_kill_switch};
 
 const WHAT: &str = "kill switch";
 
@@ -24,13 +24,7 @@ impl DynamoStateStore {
     /// The state trading must obey: the stored one, or [`KillSwitchState::fail_closed`]
     /// (Halted) when it is missing, unreadable or the table is unreachable.
     pub async fn effective_kill_switch(&self, now: DateTime<Utc>) -> KillSwitchState {
-        match KillSwitchRepository::get(self).await {
-            Ok(state) => state,
-            Err(e) => {
-                tracing::warn!(error = %e, "kill switch unreadable; trading is halted");
-                KillSwitchState::fail_closed(e, now)
-            }
-        }
+        effective_kill_switch(self, now).await
     }
 }
 

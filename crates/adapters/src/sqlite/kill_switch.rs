@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::{SqliteStateStore, conflict, decode, encode, sql_err, sql_version, stored_version};
-use crate::state_rules::check_kill_switch_version;
+use crate::state_rules::{check_kill_switch_version, effective_kill_switch};
 
 const WHAT: &str = "kill switch";
 
@@ -15,13 +15,7 @@ impl SqliteStateStore {
     /// The state trading must obey: the stored one, or [`KillSwitchState::fail_closed`]
     /// (Halted) when it is missing, unreadable or the store is unreachable.
     pub async fn effective_kill_switch(&self, now: DateTime<Utc>) -> KillSwitchState {
-        match KillSwitchRepository::get(self).await {
-            Ok(state) => state,
-            Err(e) => {
-                tracing::warn!(error = %e, "kill switch unreadable; trading is halted");
-                KillSwitchState::fail_closed(e, now)
-            }
-        }
+        effective_kill_switch(self, now).await
     }
 }
 
