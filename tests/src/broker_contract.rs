@@ -71,19 +71,10 @@ fn symbol(s: &str) -> Symbol {
 
 /// An accepted order, as the order processor hands it to the broker.
 fn order(id: ClientOrderId, symbol: &Symbol, side: Side, order_type: OrderType, level: Option<Decimal>) -> Order {
+    let level = level.filter(|_| order_type != OrderType::Market);
     let spec = OrderSpec {
-        client_order_id: id,
-        symbol: symbol.clone(),
-        side,
-        order_type,
-        quantity: dec!(1.5),
-        limit_price: level.filter(|_| order_type == OrderType::Limit),
-        stop_price: level.filter(|_| order_type == OrderType::Stop),
-        stop_loss: None,
-        take_profit: None,
-        trailing_stop_distance: None,
         strategy_id: Some("contract".into()),
-        signal_id: None,
+        ..OrderSpec::new(id, symbol.clone(), side, order_type, dec!(1.5), level)
     };
     let mut o = Order::received(spec, Utc::now());
     o.transition(OrderStatus::Accepted, Utc::now()).expect("a received order can be accepted");

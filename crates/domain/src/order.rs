@@ -262,6 +262,38 @@ pub struct OrderSpec {
 }
 
 impl OrderSpec {
+    /// An order with no protective prices, strategy or signal. `price` is the limit price of a
+    /// limit order and the stop price of a stop order; a market order takes none (one given is
+    /// kept as a limit price, which [`Self::validate`] refuses).
+    #[must_use]
+    pub const fn new(
+        client_order_id: ClientOrderId,
+        symbol: Symbol,
+        side: Side,
+        order_type: OrderType,
+        quantity: Decimal,
+        price: Option<Decimal>,
+    ) -> Self {
+        let (limit_price, stop_price) = match order_type {
+            OrderType::Market | OrderType::Limit => (price, None),
+            OrderType::Stop => (None, price),
+        };
+        Self {
+            client_order_id,
+            symbol,
+            side,
+            order_type,
+            quantity,
+            limit_price,
+            stop_price,
+            stop_loss: None,
+            take_profit: None,
+            trailing_stop_distance: None,
+            strategy_id: None,
+            signal_id: None,
+        }
+    }
+
     /// Checks the order on its own (no market price): quantity > 0, prices positive, a limit
     /// price exactly for limit orders and a stop price exactly for stop orders, stop loss and
     /// take profit on the correct side of the entry price (or of each other for market orders).
@@ -504,20 +536,7 @@ mod tests {
     use super::*;
 
     fn spec(side: Side, ty: OrderType) -> OrderSpec {
-        OrderSpec {
-            client_order_id: ClientOrderId::new("c-1").unwrap(),
-            symbol: Symbol::new("EURUSD").unwrap(),
-            side,
-            order_type: ty,
-            quantity: dec!(1),
-            limit_price: None,
-            stop_price: None,
-            stop_loss: None,
-            take_profit: None,
-            trailing_stop_distance: None,
-            strategy_id: None,
-            signal_id: None,
-        }
+        OrderSpec::new(ClientOrderId::new("c-1").unwrap(), Symbol::new("EURUSD").unwrap(), side, ty, dec!(1), None)
     }
 
     fn now() -> DateTime<Utc> {

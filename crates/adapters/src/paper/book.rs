@@ -163,20 +163,8 @@ mod tests {
     use super::*;
 
     fn spec(id: &str) -> OrderSpec {
-        OrderSpec {
-            client_order_id: ClientOrderId::new(id).unwrap(),
-            symbol: Symbol::new("EURUSD").unwrap(),
-            side: Side::Buy,
-            order_type: OrderType::Market,
-            quantity: dec!(1),
-            limit_price: None,
-            stop_price: None,
-            stop_loss: None,
-            take_profit: None,
-            trailing_stop_distance: None,
-            strategy_id: None,
-            signal_id: None,
-        }
+        let (id, symbol) = (ClientOrderId::new(id).unwrap(), Symbol::new("EURUSD").unwrap());
+        OrderSpec::new(id, symbol, Side::Buy, OrderType::Market, dec!(1), None)
     }
 
     fn fill(id: &str) -> Execution {

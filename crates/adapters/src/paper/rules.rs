@@ -127,20 +127,15 @@ mod tests {
     use super::*;
 
     fn spec(side: Side, order_type: OrderType, level: Option<Decimal>) -> OrderSpec {
-        OrderSpec {
-            client_order_id: ClientOrderId::new("r-1").unwrap(),
-            symbol: Symbol::new("EURUSD").unwrap(),
+        let level = level.filter(|_| order_type != OrderType::Market);
+        OrderSpec::new(
+            ClientOrderId::new("r-1").unwrap(),
+            Symbol::new("EURUSD").unwrap(),
             side,
             order_type,
-            quantity: dec!(1),
-            limit_price: level.filter(|_| order_type == OrderType::Limit),
-            stop_price: level.filter(|_| order_type == OrderType::Stop),
-            stop_loss: None,
-            take_profit: None,
-            trailing_stop_distance: None,
-            strategy_id: None,
-            signal_id: None,
-        }
+            dec!(1),
+            level,
+        )
     }
 
     const Q: Quote = Quote { bid: dec!(1.1000), ask: dec!(1.1002) };

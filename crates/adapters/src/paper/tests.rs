@@ -17,20 +17,8 @@ fn eurusd() -> Symbol {
 }
 
 fn order(id: &str, side: Side, order_type: OrderType, level: Option<Decimal>) -> Order {
-    let spec = OrderSpec {
-        client_order_id: ClientOrderId::new(id).unwrap(),
-        symbol: eurusd(),
-        side,
-        order_type,
-        quantity: dec!(2),
-        limit_price: level.filter(|_| order_type == OrderType::Limit),
-        stop_price: level.filter(|_| order_type == OrderType::Stop),
-        stop_loss: None,
-        take_profit: None,
-        trailing_stop_distance: None,
-        strategy_id: None,
-        signal_id: None,
-    };
+    let level = level.filter(|_| order_type != OrderType::Market);
+    let spec = OrderSpec::new(ClientOrderId::new(id).unwrap(), eurusd(), side, order_type, dec!(2), level);
     let mut o = Order::received(spec, t0());
     o.transition(OrderStatus::Accepted, t0()).unwrap();
     o

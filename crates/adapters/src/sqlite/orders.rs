@@ -176,20 +176,8 @@ mod tests {
     }
 
     fn accepted(store_id: &str) -> Order {
-        let spec = OrderSpec {
-            client_order_id: ClientOrderId::new(store_id).unwrap(),
-            symbol: Symbol::new("EURUSD").unwrap(),
-            side: Side::Buy,
-            order_type: OrderType::Market,
-            quantity: Decimal::ONE,
-            limit_price: None,
-            stop_price: None,
-            stop_loss: None,
-            take_profit: None,
-            trailing_stop_distance: None,
-            strategy_id: None,
-            signal_id: None,
-        };
+        let (id, symbol) = (ClientOrderId::new(store_id).unwrap(), Symbol::new("EURUSD").unwrap());
+        let spec = OrderSpec::new(id, symbol, Side::Buy, OrderType::Market, Decimal::ONE, None);
         let mut o = Order::received(spec, t0());
         o.transition(OrderStatus::Accepted, t0()).unwrap();
         o

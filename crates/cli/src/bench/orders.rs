@@ -14,7 +14,6 @@ use axia_application::kill_switch::KillSwitchService;
 use axia_application::orders::{KnownSymbols, OrderPorts, OrderProcessor, ProcessConfig, ProcessOrder, RunOptions};
 use axia_domain::ports::{OhlcvDataRepository, OrderQueue};
 use axia_domain::{ClientOrderId, FixedClock, OrderRequest, OrderSpec, OrderType, Side, Symbol, Timeframe};
-use rust_decimal::Decimal;
 
 use super::Context;
 use super::stats::{Figures, Plan, sample};
@@ -84,18 +83,7 @@ pub async fn orders_embedded(ctx: &Context<'_>, plan: Plan) -> anyhow::Result<Fi
 
 /// A market buy of 1,000 units.
 fn market_buy(symbol: &Symbol, id: &str) -> anyhow::Result<OrderSpec> {
-    Ok(OrderSpec {
-        client_order_id: ClientOrderId::new(id)?,
-        symbol: symbol.clone(),
-        side: Side::Buy,
-        order_type: OrderType::Market,
-        quantity: Decimal::from(1_000),
-        limit_price: None,
-        stop_price: None,
-        stop_loss: None,
-        take_profit: None,
-        trailing_stop_distance: None,
-        strategy_id: Some("bench".into()),
-        signal_id: None,
-    })
+    let spec =
+        OrderSpec::new(ClientOrderId::new(id)?, symbol.clone(), Side::Buy, OrderType::Market, 1_000.into(), None);
+    Ok(OrderSpec { strategy_id: Some("bench".into()), ..spec })
 }

@@ -341,19 +341,10 @@ mod tests {
 
     #[test]
     fn orders_json_keeps_decimals_exact() {
+        let (id, symbol) = (ClientOrderId::new("c-1").unwrap(), Symbol::new("EURUSD").unwrap());
         let spec = OrderSpec {
-            client_order_id: ClientOrderId::new("c-1").unwrap(),
-            symbol: Symbol::new("EURUSD").unwrap(),
-            side: Side::Buy,
-            order_type: OrderType::Limit,
-            quantity: dec!(1.50),
-            limit_price: Some(dec!(1.0850)),
-            stop_price: None,
-            stop_loss: None,
-            take_profit: None,
-            trailing_stop_distance: None,
             strategy_id: Some("s".into()),
-            signal_id: None,
+            ..OrderSpec::new(id, symbol, Side::Buy, OrderType::Limit, dec!(1.50), Some(dec!(1.0850)))
         };
         let at = Utc.with_ymd_and_hms(2025, 9, 1, 12, 0, 0).unwrap();
         let doc = order_json(&Order::received(spec, at));
