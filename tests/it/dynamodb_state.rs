@@ -411,7 +411,7 @@ async fn dynamodb_state_corrupt_items_read_as_corrupt_and_halt_trading() {
     put("GLOBALCONFIG", "SETTING#KILL_SWITCH", "{garbage").await.unwrap();
     let err = KillSwitchRepository::get(&store).await.unwrap_err();
     assert!(matches!(err, RepositoryError::Corrupt { .. }), "{err:?}");
-    assert_eq!(store.effective_kill_switch(Utc::now()).await.state, TradingState::Halted);
+    assert_eq!(state_contract::effective_state(&store).await.state, TradingState::Halted);
     put("ORDER#bad", "METADATA", r#"{"not":"an order"}"#).await.unwrap();
     let err = OrderRepository::get(&store, &axia_domain::ClientOrderId::new("bad").unwrap()).await.unwrap_err();
     assert!(matches!(err, RepositoryError::Corrupt { .. }), "{err:?}");
@@ -437,7 +437,7 @@ async fn dynamodb_state_missing_table_is_misconfigured_and_names_axia_init() {
         }
         assert!(!err.is_retryable());
     }
-    assert_eq!(store.effective_kill_switch(Utc::now()).await.state, TradingState::Halted);
+    assert_eq!(state_contract::effective_state(&store).await.state, TradingState::Halted);
 }
 
 #[tokio::test]

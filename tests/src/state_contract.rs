@@ -42,19 +42,10 @@ fn assert_conflict<T: std::fmt::Debug>(r: &Result<T, RepositoryError>, rule: &st
 /// When `id` is not a valid client order id.
 #[must_use]
 pub fn market_order(id: &str, side: Side, quantity: Decimal, created: DateTime<Utc>) -> Order {
+    let id = ClientOrderId::new(id).expect("valid id");
     let spec = OrderSpec {
-        client_order_id: ClientOrderId::new(id).expect("valid id"),
-        symbol: eurusd(),
-        side,
-        order_type: OrderType::Market,
-        quantity,
-        limit_price: None,
-        stop_price: None,
-        stop_loss: None,
-        take_profit: None,
-        trailing_stop_distance: None,
         strategy_id: Some("contract".into()),
-        signal_id: None,
+        ..OrderSpec::new(id, eurusd(), side, OrderType::Market, quantity, None)
     };
     Order::received(spec, created)
 }
@@ -461,4 +452,10 @@ where
     assert_eq!(handles[1].for_position(&position_id).await.expect("for_position").len(), 1, "one trade");
     let stored = PositionRepository::get(handles[1].as_ref(), &position_id).await.expect("get").expect("position");
     assert_eq!(stored.version, 1, "one position write");
+}
+
+/// The state the order processor obeys for `repo`: the stored one, or Halted (fail-closed).
+pub async fn effective_state<R: KillSwitchRepository + Clone + 'static>(repo: &R) -> KillSwitchState {
+    let clock = Arc::new(axia_domain::SystemClock);
+    axia_application::KillSwitchService::new(Arc::new(repo.clone()), clock).status().await.state
 }

@@ -2,9 +2,8 @@
 //! fake): which stored order status may be overwritten by which, what an execution must look
 //! like, and which version a kill-switch change must carry.
 
-use axia_domain::ports::{KillSwitchRepository, RepositoryError};
+use axia_domain::ports::RepositoryError;
 use axia_domain::{KillSwitchState, Order, OrderStatus, Position, Trade};
-use chrono::{DateTime, Utc};
 
 /// How strictly an order update checks the status change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -79,16 +78,4 @@ pub(crate) fn check_kill_switch_version(next: &KillSwitchState, expected_version
 /// The version after `v`; invalid when it would overflow.
 pub(crate) fn next_version(what: &str, v: u64) -> Result<u64, RepositoryError> {
     v.checked_add(1).ok_or_else(|| RepositoryError::Invalid { detail: format!("{what}: version {v} cannot grow") })
-}
-
-/// The state trading must obey: the stored one, or [`KillSwitchState::fail_closed`] (Halted)
-/// when it is missing, unreadable or the store is unreachable.
-pub(crate) async fn effective_kill_switch(repo: &dyn KillSwitchRepository, now: DateTime<Utc>) -> KillSwitchState {
-    match repo.get().await {
-        Ok(state) => state,
-        Err(e) => {
-            tracing::warn!(error = %e, "kill switch unreadable; trading is halted");
-            KillSwitchState::fail_closed(e, now)
-        }
-    }
 }

@@ -7,7 +7,6 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use axia_domain::ports::{KillSwitchRepository, RepositoryError};
 use axia_domain::{KillSwitchAudit, KillSwitchState};
-use chrono::{DateTime, Utc};
 
 use super::DynamoStateStore;
 use super::error::Op;
@@ -16,17 +15,9 @@ use super::keys::{
     AUDIT_PREFIX, CREATED, DOC, GLOBALCONFIG, ITEM_TYPE, KILL_SWITCH_SK, PK, SK, UPDATED, VERSION, audit_sk, ts,
 };
 use super::writes::{Change, Write};
-use crate::state_rules::{check_kill_switch_version, effective_kill_switch};
+use crate::state_rules::check_kill_switch_version;
 
 const WHAT: &str = "kill switch";
-
-impl DynamoStateStore {
-    /// The state trading must obey: the stored one, or [`KillSwitchState::fail_closed`]
-    /// (Halted) when it is missing, unreadable or the table is unreachable.
-    pub async fn effective_kill_switch(&self, now: DateTime<Utc>) -> KillSwitchState {
-        effective_kill_switch(self, now).await
-    }
-}
 
 /// Decodes the state item, checking that the document carries the item's version.
 fn decode_state(item: &Item) -> Result<KillSwitchState, RepositoryError> {
@@ -141,7 +132,7 @@ impl KillSwitchRepository for DynamoStateStore {
 #[cfg(test)]
 mod tests {
     use axia_domain::TradingState;
-    use chrono::TimeZone;
+    use chrono::{TimeZone, Utc};
 
     use super::*;
 

@@ -3,21 +3,12 @@
 use async_trait::async_trait;
 use axia_domain::ports::{KillSwitchRepository, RepositoryError};
 use axia_domain::{KillSwitchAudit, KillSwitchState};
-use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, Transaction};
 
 use super::{SqliteStateStore, conflict, decode, encode, sql_err, sql_version, stored_version};
-use crate::state_rules::{check_kill_switch_version, effective_kill_switch};
+use crate::state_rules::check_kill_switch_version;
 
 const WHAT: &str = "kill switch";
-
-impl SqliteStateStore {
-    /// The state trading must obey: the stored one, or [`KillSwitchState::fail_closed`]
-    /// (Halted) when it is missing, unreadable or the store is unreachable.
-    pub async fn effective_kill_switch(&self, now: DateTime<Utc>) -> KillSwitchState {
-        effective_kill_switch(self, now).await
-    }
-}
 
 /// The stored version, `None` when never initialised.
 fn current_version(tx: &Transaction<'_>) -> Result<Option<u64>, RepositoryError> {
@@ -105,14 +96,23 @@ impl KillSwitchRepository for SqliteStateStore {
 
 #[cfg(test)]
 mod tests {
-    use axia_domain::TradingState;
-    use chrono::TimeZone;
+    use std::sync::Arc;
+
+    use axia_application::KillSwitchService;
+    use axia_domain::{FixedClock, TradingState};
+    use chrono::{DateTime, TimeZone, Utc};
     use rstest::rstest;
 
     use super::*;
 
     fn t0() -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2025, 9, 1, 0, 0, 0).unwrap()
+    }
+
+    /// The state the application obeys (fail-closed).
+    async fn effective(store: &SqliteStateStore) -> KillSwitchState {
+        let clock = Arc::new(FixedClock::new(t0()));
+        KillSwitchService::new(Arc::new(store.clone()), clock).status().await.state
     }
 
     async fn initialised() -> SqliteStateStore {
@@ -137,11 +137,11 @@ mod tests {
     #[tokio::test]
     async fn sqlite_corrupt_kill_switch_reads_as_corrupt_and_halted(#[case] sql: &'static str) {
         let store = initialised().await;
-        assert_eq!(store.effective_kill_switch(t0()).await.state, TradingState::Active);
+        assert_eq!(effective(&store).await.state, TradingState::Active);
         assert_eq!(store.execute_raw(sql).await, 1);
         let err = KillSwitchRepository::get(&store).await.unwrap_err();
         assert!(matches!(err, RepositoryError::Corrupt { .. }), "{err:?}");
-        let effective = store.effective_kill_switch(t0()).await;
+        let effective = effective(&store).await;
         assert_eq!(effective.state, TradingState::Halted);
         assert!(effective.reason.contains("fail-closed"), "{}", effective.reason);
     }
@@ -150,7 +150,7 @@ mod tests {
     async fn sqlite_missing_kill_switch_is_not_found_and_halted() {
         let store = SqliteStateStore::open_in_memory().await.unwrap();
         assert!(matches!(KillSwitchRepository::get(&store).await, Err(RepositoryError::NotFound { .. })));
-        assert_eq!(store.effective_kill_switch(t0()).await.state, TradingState::Halted);
+        assert_eq!(effective(&store).await.state, TradingState::Halted);
     }
 
     #[tokio::test]

@@ -10,13 +10,13 @@ use axia_domain::ports::{
     QueueMessage, RepositoryError,
 };
 use axia_domain::{
-    ClientOrderId, Clock, KillSwitchState, Order, OrderRequest, OrderSpec, OrderStatus, Position, SystemEvent, Trade,
-    TradingState,
+    ClientOrderId, Clock, Order, OrderRequest, OrderSpec, OrderStatus, Position, SystemEvent, Trade, TradingState,
 };
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
 
 use super::{KnownSymbols, NOT_SENT_PREFIX, Outcome, ProcessConfig, RECONCILE_PREFIX, WORKING_PREFIX};
+use crate::kill_switch::KillSwitchService;
 
 /// The ports order processing uses.
 #[derive(Clone)]
@@ -258,10 +258,10 @@ impl ProcessOrder {
     async fn check_and_execute(&self, order: Order) -> Step {
         let spec = order.spec().clone();
         let now = self.ports.clock.now();
-        let ks = self.ports.kill_switch.get().await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "kill switch unreadable; treating trading as halted");
-            KillSwitchState::fail_closed(e, now)
-        });
+        let ks = KillSwitchService::new(Arc::clone(&self.ports.kill_switch), Arc::clone(&self.ports.clock))
+            .status()
+            .await
+            .state;
         if ks.state == TradingState::Halted {
             return self.reject_stored(order, format!("kill switch halted: {}", ks.reason)).await;
         }
