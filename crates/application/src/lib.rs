@@ -10,7 +10,7 @@ pub mod orders;
 pub mod provider;
 
 pub use collect::{CollectConfig, CollectOhlcvData, CollectReport, CollectRequest, TaskOutcome, TaskResult};
-pub use data::{DataError, DataService, SeriesSummary, TierRead};
+pub use data::{DataError, DataService, SeriesSummary};
 pub use kill_switch::{
     EffectiveKillSwitch, KillSwitchChange, KillSwitchError, KillSwitchInit, KillSwitchMirror, KillSwitchService,
     MirrorOutcome,

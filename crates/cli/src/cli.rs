@@ -310,12 +310,17 @@ pub enum ArtifactsCommand {
 /// `axia cache …`.
 #[derive(Debug, Subcommand)]
 pub enum CacheCommand {
-    /// Memory used against the budget (OK / WARNING / CRITICAL; exit 1 when CRITICAL), key
-    /// count, and bars, first/last bar and TTL of every series.
+    /// The provider's cumulative stats (requests, hits, misses, errors, hit rate and latency
+    /// percentiles per tier) and, with Redis, its memory against the budget (OK / WARNING /
+    /// CRITICAL; exit 1 when CRITICAL), key count, and bars, first/last bar and TTL of every
+    /// series.
     Stats {
         /// JSON output (the default when stdout is not a terminal).
         #[arg(long)]
         json: bool,
+        /// The counters in the Prometheus text format.
+        #[arg(long, conflicts_with = "json")]
+        prometheus: bool,
     },
 }
 
@@ -374,6 +379,19 @@ pub enum DataCommand {
         #[arg(long, default_value = "7d")]
         older_than: String,
         /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fill Redis from the history tier with the last 24 h of every stored series (or of the
+    /// given symbols / timeframes). Only bars Redis lacks are written: nothing newer is replaced.
+    Warmup {
+        /// Symbols, comma-separated (default: every stored series).
+        #[arg(long, value_delimiter = ',')]
+        symbols: Option<Vec<String>>,
+        /// Timeframes, comma-separated (default: every stored series).
+        #[arg(long, value_delimiter = ',')]
+        timeframes: Option<Vec<String>>,
+        /// JSON output (the default when stdout is not a terminal).
         #[arg(long)]
         json: bool,
     },

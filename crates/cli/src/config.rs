@@ -38,6 +38,8 @@ pub struct Config {
     pub orders: OrdersSection,
     /// `[aws]`: endpoint and region shared by the AWS adapters.
     pub aws: AwsSection,
+    /// `[provider]`: the sources behind the unified provider, write-back, stats.
+    pub provider: ProviderSection,
 }
 
 /// `[redis]`. Every key can be set by env, e.g. `AXIA_REDIS__URL=redis://127.0.0.1:6379/0`.
@@ -400,24 +402,10 @@ fn check_table_name(table: &str) -> anyhow::Result<()> {
 }
 
 mod orders;
+mod provider;
 
 pub use orders::{BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection};
-
-/// `[memory]`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct MemoryConfig {
-    /// Byte budget of the in-process tier.
-    pub max_mb: u64,
-    /// Time to live of an entry, seconds.
-    pub ttl_secs: u64,
-}
-
-impl Default for MemoryConfig {
-    fn default() -> Self {
-        Self { max_mb: 64, ttl_secs: 300 }
-    }
-}
+pub use provider::{MemoryConfig, ProviderSection};
 
 /// `[collector]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

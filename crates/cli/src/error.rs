@@ -21,6 +21,17 @@ impl CliError {
     }
 }
 
+impl CliError {
+    /// Adds context to the error, keeping its exit code.
+    #[must_use]
+    pub fn context(self, context: &'static str) -> Self {
+        match self {
+            Self::Usage(e) => Self::Usage(e.context(context)),
+            Self::Failed(e) => Self::Failed(e.context(context)),
+        }
+    }
+}
+
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {

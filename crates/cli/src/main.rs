@@ -12,6 +12,7 @@ mod error;
 mod prices;
 mod progress;
 mod state;
+mod stats_file;
 mod timearg;
 mod trading;
 mod wiring;

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use axia_adapters::memory::MemoryOhlcvRepository;
 use axia_adapters::object_store::{LocalObjectStore, S3ObjectStore};
 use axia_adapters::paper::PaperBroker;
 use axia_adapters::parquet::ParquetOhlcvRepository;
@@ -9,7 +10,8 @@ use axia_adapters::redis::{RedisClient, RedisOhlcvDataRepository, RedisSystemSta
 use axia_adapters::sample::SampleSource;
 use axia_adapters::synthetic::SyntheticSource;
 use axia_application::orders::{KnownSymbols, OrderPorts, ProcessConfig, ProcessOrder};
-use axia_application::{DataService, KillSwitchMirror, KillSwitchService};
+use axia_application::provider::{OhlcvDataProvider, ProviderTiers};
+use axia_application::{KillSwitchMirror, KillSwitchService};
 use axia_domain::ports::{MarketDataSource, ObjectStore, OhlcvDataRepository};
 use axia_domain::{Clock, FixedClock, SeriesKey, Symbol, SystemClock, Timeframe};
 
@@ -48,6 +50,8 @@ pub struct App {
     pub events_backend: EventsBackend,
     events: Arc<OnceCell<Events>>,
     broker: Arc<std::sync::OnceLock<Arc<PaperBroker>>>,
+    provider: Arc<std::sync::OnceLock<OhlcvDataProvider>>,
+    data_clock: Arc<dyn Clock>,
 }
 
 impl App {
@@ -67,10 +71,13 @@ impl App {
         let parquet = Arc::new(ParquetOhlcvRepository::new(store, ""));
         let history: Arc<dyn OhlcvDataRepository> = Arc::clone(&parquet) as Arc<dyn OhlcvDataRepository>;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let data_clock = replay_clock(&config, &clock);
+        // Redis keeps "the last 24 h" of the market the collector writes: of a replayed market,
+        // its last 24 h.
         let redis_bars = match config.redis.adapter_config()? {
             Some(redis_config) => {
                 let client = Arc::new(RedisClient::new(redis_config).context("[redis]")?);
-                Some(Arc::new(RedisOhlcvDataRepository::with_client(client, Arc::clone(&clock))))
+                Some(Arc::new(RedisOhlcvDataRepository::with_client(client, Arc::clone(&data_clock))))
             }
             None => None,
         };
@@ -91,6 +98,8 @@ impl App {
             events_backend,
             events: Arc::default(),
             broker: Arc::default(),
+            provider: Arc::default(),
+            data_clock,
         })
     }
 
@@ -120,17 +129,56 @@ impl App {
     #[must_use]
     pub fn broker(&self) -> Arc<PaperBroker> {
         Arc::clone(self.broker.get_or_init(|| {
-            let now = self.clock.now();
-            let replay_end = self.source(&self.config.collector.source).ok().and_then(|s| s.data_end());
-            let clock: Arc<dyn Clock> = match replay_end {
-                Some(end) if end < now => {
-                    tracing::info!(%end, "the collector's source is a replay: the paper broker prices as of its end");
-                    Arc::new(FixedClock::new(end))
-                }
-                _ => Arc::clone(&self.clock),
-            };
-            Arc::new(PaperBroker::new(self.prices(), clock, self.config.broker.paper.clone()))
+            Arc::new(PaperBroker::new(self.prices(), self.data_clock(), self.config.broker.paper.clone()))
         }))
+    }
+
+    /// "Now" for reading the market: the wall clock, or, when `[collector] source` replays a
+    /// market that ends at a fixed instant before now (`synthetic` with `synthetic_end`, the
+    /// default, or `sample`), that end. The paper broker prices as of it and `fetch --days N` /
+    /// `chart --days N` count back from it, so the embedded defaults show the replayed market.
+    #[must_use]
+    pub fn data_clock(&self) -> Arc<dyn Clock> {
+        Arc::clone(&self.data_clock)
+    }
+
+    /// The unified provider over the configured tiers (L1 memory, Redis, the history tier and
+    /// the `[provider]` sources), built on the first call; one per process, so its L1 and stats
+    /// are shared by everything the process reads.
+    ///
+    /// # Errors
+    /// An unknown `[provider]` source name or invalid `[memory]` settings (usage errors).
+    pub fn provider(&self) -> CliResult<OhlcvDataProvider> {
+        if let Some(p) = self.provider.get() {
+            return Ok(p.clone());
+        }
+        let source = |name: &str| -> CliResult<Option<Arc<dyn MarketDataSource>>> {
+            let name = name.trim();
+            if name.is_empty() { Ok(None) } else { self.source(name).map(Some) }
+        };
+        let tiers = ProviderTiers {
+            memory: Some(
+                Arc::new(MemoryOhlcvRepository::new(self.config.memory.tier())) as Arc<dyn OhlcvDataRepository>
+            ),
+            redis: self.redis_bars.as_ref().map(|r| Arc::clone(r) as Arc<dyn OhlcvDataRepository>),
+            history: Some(Arc::clone(&self.history)),
+            broker: source(&self.config.provider.broker_source).map_err(|e| e.context("[provider] broker_source"))?,
+            api: source(&self.config.provider.api_source).map_err(|e| e.context("[provider] api_source"))?,
+        };
+        let mut config = self.config.provider.config(&self.config.memory).usage()?;
+        if let Some(redis) = &self.redis_bars {
+            config.redis_window = redis.config().retention;
+        }
+        let provider = OhlcvDataProvider::new(tiers, config, self.data_clock());
+        Ok(self.provider.get_or_init(|| provider).clone())
+    }
+
+    /// Adds this process's provider counters to the persisted totals (`[provider] stats_path`)
+    /// and returns the totals; never fails the caller.
+    pub fn record_provider_stats(&self) -> Option<axia_application::provider::StatsSnapshot> {
+        let provider = self.provider.get()?;
+        let path = self.config.provider.stats_path(&self.config.storage.base_path);
+        crate::stats_file::record(path.as_deref(), &provider.stats())
     }
 
     /// The bars the paper broker prices from (and the daemon feeds to it and to the exits):
@@ -206,16 +254,6 @@ impl App {
         self.redis_bars.iter().map(|r| Arc::clone(r) as Arc<dyn OhlcvDataRepository>).collect()
     }
 
-    /// Data operations over the history tier, reads fronted by Redis when configured.
-    #[must_use]
-    pub fn data_service(&self) -> DataService {
-        let service = DataService::new(Arc::clone(&self.history));
-        match &self.redis_bars {
-            Some(r) => service.with_hot_tier(Arc::clone(r) as Arc<dyn OhlcvDataRepository>, r.config().retention),
-            None => service,
-        }
-    }
-
     /// The market-data source called `name`.
     ///
     /// # Errors
@@ -234,6 +272,27 @@ impl App {
                 Err(anyhow::anyhow!("unknown source {other:?}: this build knows \"synthetic\" and \"sample\"")).usage()
             }
         }
+    }
+}
+
+/// The wall clock, or the end of the market `[collector] source` replays when that lies before
+/// now (see [`App::data_clock`]).
+fn replay_clock(config: &Config, clock: &Arc<dyn Clock>) -> Arc<dyn Clock> {
+    let now = clock.now();
+    let replay_end = match config.collector.source.trim() {
+        "sample" => SampleSource::new().data_end(),
+        "synthetic" => match config.collector.synthetic_end.trim() {
+            "now" => None,
+            text => parse_utc(text).ok(),
+        },
+        _ => None,
+    };
+    match replay_end {
+        Some(end) if end < now => {
+            tracing::debug!(%end, "the collector's source is a replay: reading the market as of its end");
+            Arc::new(FixedClock::new(end))
+        }
+        _ => Arc::clone(clock),
     }
 }
 

@@ -314,8 +314,15 @@ impl OhlcvSeries {
         let tf = self.key.timeframe;
         let cal = self.calendar;
         let mut gaps = Vec::new();
+        // Bars of UTC-floored timeframes exactly one bar apart leave no gap: skip the calendar
+        // (most pairs of a long intraday series).
+        let step = matches!(tf, Timeframe::M1 | Timeframe::M5 | Timeframe::M15 | Timeframe::M30 | Timeframe::H1)
+            .then(|| tf.duration());
         for pair in self.bars.windows(2) {
             let (a, b) = (pair[0].open_time(), pair[1].open_time());
+            if step.is_some_and(|d| b - a == d) {
+                continue;
+            }
             if cal == MarketCalendar::Equity && tf.is_intraday() {
                 if let Some(gap) = equity_intraday_gap(a, b, tf) {
                     gaps.push(gap);

@@ -341,7 +341,7 @@ impl OhlcvDataProvider {
             return Err(ProviderError::Unavailable { key: key.clone(), range, metadata: Box::new(meta) });
         }
         if inner.config.write_back {
-            self.write_back(key, want, &parts, &mut meta).await;
+            self.write_back(key, want, &parts, &series, &mut meta).await;
         }
         meta.latency_us = micros(started.elapsed());
         inner.stats.call(meta.complete, meta.fallbacks, false, started.elapsed());
@@ -364,7 +364,9 @@ impl OhlcvDataProvider {
             return vec![want];
         };
         let t0 = Instant::now();
-        let answer = tokio::time::timeout(inner.config.timeouts.memory, memory.get_range(key, serve)).await;
+        // Not under a timer: the hit path is the hot path, and an in-process read that cannot
+        // do I/O has nothing to wait for (a timer costs more than the read itself).
+        let answer: Result<_, tokio::time::error::Elapsed> = Ok(memory.get_range(key, serve).await);
         let latency = t0.elapsed();
         let (outcome, rows, error, rest) = match answer {
             Ok(Ok(s)) if !s.is_empty() => {
@@ -461,11 +463,14 @@ impl OhlcvDataProvider {
         key: &SeriesKey,
         want: TimeRange,
         parts: &[(TierKind, OhlcvSeries)],
+        stitched: &OhlcvSeries,
         meta: &mut FetchMetadata,
     ) {
         let inner = &*self.inner;
         let now = meta.now;
-        if let Some(redis) = &inner.tiers.redis {
+        // A Redis that just failed this call is not written (it would only fail again).
+        let redis_failed = meta.attempts.iter().any(|a| a.tier == TierKind::Redis && a.error.is_some());
+        if let Some(redis) = inner.tiers.redis.as_ref().filter(|_| !redis_failed) {
             let from = now - inner.config.redis_window;
             for (kind, part) in parts {
                 if matches!(kind, TierKind::Memory | TierKind::Redis) {
@@ -482,13 +487,18 @@ impl OhlcvDataProvider {
         }
         let Some(memory) = &inner.tiers.memory else { return };
         let mut wrote_ok = true;
-        for (kind, part) in parts {
-            if *kind == TierKind::Memory {
-                continue;
+        if parts.iter().any(|(kind, _)| *kind == TierKind::Memory) {
+            // L1 served part: add what the tiers returned.
+            for (_, part) in parts.iter().filter(|(kind, _)| *kind != TierKind::Memory) {
+                let result = tokio::time::timeout(inner.config.timeouts.memory, memory.upsert(part)).await;
+                wrote_ok &= matches!(result, Ok(Ok(_)));
+                record_write(meta, &inner.stats, TierKind::Memory, part.len(), result, inner.config.timeouts.memory);
             }
-            let result = tokio::time::timeout(inner.config.timeouts.memory, memory.upsert(part)).await;
+        } else if !stitched.is_empty() {
+            // One write of the stitched series (sharing its bars) instead of one per part.
+            let result = tokio::time::timeout(inner.config.timeouts.memory, memory.upsert(stitched)).await;
             wrote_ok &= matches!(result, Ok(Ok(_)));
-            record_write(meta, &inner.stats, TierKind::Memory, part.len(), result, inner.config.timeouts.memory);
+            record_write(meta, &inner.stats, TierKind::Memory, stitched.len(), result, inner.config.timeouts.memory);
         }
         // The tail was asked of the tiers (even when they had nothing new there).
         let tail_refreshed = meta.attempts.iter().any(|a| a.tier != TierKind::Memory && a.range.end() == want.end());

@@ -1,16 +1,15 @@
 //! The scenarios over the other tiers: the collector's write of the 45 series (Redis and
-//! Parquet), a 30-day Parquet read and an L1 memory hit.
+//! Parquet) and a 30-day Parquet read.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::ensure;
-use axia_adapters::memory::{MemoryOhlcvRepository, MemoryTierConfig};
 use axia_adapters::object_store::LocalObjectStore;
 use axia_adapters::parquet::ParquetOhlcvRepository;
+use axia_domain::FixedClock;
 use axia_domain::ports::{ObjectStore, OhlcvDataRepository};
-use axia_domain::{FixedClock, Timeframe};
 use futures::{StreamExt, TryStreamExt, stream};
 
 use super::Context;
@@ -98,30 +97,6 @@ pub async fn parquet_load_30d_m1(ctx: &Context<'_>, plan: Plan) -> anyhow::Resul
         let took = started.elapsed();
         ensure!(series.len() == HISTORY_M1_BARS, "parquet_load_30d_m1 read {} bars", series.len());
         Ok(took)
-    })
-    .await?;
-    Ok(samples.figures())
-}
-
-/// `l1_get_24h`: a hit of the in-process tier for the 24 h EURUSD M1 series (`get_series`, the
-/// hit path: an `Arc` clone of the cached bars), timed by batches of [`L1_GETS_PER_RUN`].
-///
-/// # Errors
-/// A miss.
-pub async fn l1_get_24h(ctx: &Context<'_>, plan: Plan) -> anyhow::Result<Figures> {
-    let tier = MemoryOhlcvRepository::new(MemoryTierConfig::default());
-    let day = ctx.workload.recent_of(MEASURED_SYMBOL, Timeframe::M1)?;
-    tier.put_series(day.clone()).await;
-    let key = day.key();
-    let samples = sample("l1_get_24h", plan.batched(L1_GETS_PER_RUN), async |_| {
-        let mut bars = 0;
-        let started = Instant::now();
-        for _ in 0..L1_GETS_PER_RUN {
-            bars += std::hint::black_box(tier.get_series(key).await).map_or(0, |s| s.len());
-        }
-        let took = started.elapsed();
-        ensure!(bars == day.len() * L1_GETS_PER_RUN as usize, "l1_get_24h missed");
-        Ok::<Duration, anyhow::Error>(took)
     })
     .await?;
     Ok(samples.figures())

@@ -13,7 +13,7 @@ use serde_json::{Map, Value, json};
 use crate::bench::env::{BenchRedis, ScratchDir, run_id, scratch_parent};
 use crate::bench::stats::Figures;
 use crate::bench::workload::Workload;
-use crate::bench::{Context, NOT_YET, Scenario};
+use crate::bench::{Context, Scenario};
 use crate::cli::BenchArgs;
 use crate::error::{CliError, CliResult};
 use crate::wiring::App;
@@ -62,8 +62,7 @@ fn select(name: Option<&str>) -> CliResult<Vec<Scenario>> {
         return Ok(vec![s]);
     }
     let known: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
-    let why = if NOT_YET.contains(&name.trim()) { "is not implemented yet" } else { "is unknown" };
-    Err(CliError::Usage(anyhow!("scenario {name:?} {why}; the scenarios are: {}", known.join(", "))))
+    Err(CliError::Usage(anyhow!("scenario {name:?} is unknown; the scenarios are: {}", known.join(", "))))
 }
 
 async fn measure(

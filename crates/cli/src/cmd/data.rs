@@ -1,4 +1,5 @@
-//! `axia data import | list | gaps | resample | verify` (verify in [`super::verify`]).
+//! `axia data import | list | gaps | resample | verify | compact | warmup` (verify in
+//! [`super::verify`], warmup in [`super::warmup`]).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -31,6 +32,9 @@ pub async fn run(app: &App, command: DataCommand) -> CliResult {
         DataCommand::Resample(args) => resample(&service, args).await,
         DataCommand::Verify(args) => super::verify::run(app, args).await,
         DataCommand::Compact { older_than, json } => compact(app, &older_than, json).await,
+        DataCommand::Warmup { symbols, timeframes, json } => {
+            super::warmup::run(app, symbols.as_deref(), timeframes.as_deref(), json).await
+        }
     }
 }
 

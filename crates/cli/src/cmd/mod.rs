@@ -12,3 +12,4 @@ pub mod kill_switch;
 pub mod orders;
 pub mod positions;
 pub mod verify;
+pub mod warmup;

@@ -76,7 +76,7 @@ fn collect_with_redis_keeps_one_day_per_series_with_a_ttl_and_is_idempotent() {
     assert_eq!(summary["counts"]["degraded"], 0, "{summary}");
 
     let first = stats(&s, &env);
-    let series = first["stats"]["series"].as_array().expect("series");
+    let series = first["redis"]["stats"]["series"].as_array().expect("series");
     // Every series the history tier holds has a key (with a short lookback, W1 and MN1 may have
     // no closed bar yet).
     let listed: Value = serde_json::from_str(s.ok_env(&["data", "list", "--json"], &env.pairs()).trim()).unwrap();
@@ -94,13 +94,13 @@ fn collect_with_redis_keeps_one_day_per_series_with_a_ttl_and_is_idempotent() {
         let ttl = row["ttl"].as_u64().expect("a TTL");
         assert!(ttl > 0 && ttl <= 25 * 3600, "{row}");
     }
-    assert_eq!(first["stats"]["status"], "OK", "{first}");
+    assert_eq!(first["redis"]["stats"]["status"], "OK", "{first}");
 
     let again = s.ok_env(&["collect", "--json"], &env.pairs());
     let second: Value = serde_json::from_str(again.trim()).unwrap();
     assert_eq!(second["counts"]["failed"], 0, "{second}");
     let counts = |v: &Value| -> Vec<(String, u64)> {
-        v["stats"]["series"]
+        v["redis"]["stats"]["series"]
             .as_array()
             .unwrap()
             .iter()
@@ -119,14 +119,16 @@ fn fetch_reads_recent_bars_from_redis_and_the_same_bars_as_the_history_tier() {
     s.ok_env(&["collect", "--symbols", "EURUSD", "--timeframes", "M1"], &env.pairs());
     let args = ["fetch", "EURUSD", "M1", "--days", "2", "--use-case", "chart", "--format", "json"];
     let tiered: Value = serde_json::from_str(s.ok_env(&args, &env.pairs()).trim()).unwrap();
-    let tiers = tiered["metadata"]["tiers"].as_array().expect("tiers");
-    assert_eq!(tiers[0]["tier"], "redis", "{tiers:?}");
-    assert!(tiers[0]["error"].is_null(), "{tiers:?}");
-    // The same bars as the history tier alone (analysis reads only the history tier).
+    let provider = &tiered["metadata"]["provider"];
+    assert_eq!(provider["served_by"][0], "redis", "{provider}");
+    assert_eq!(provider["attempts"][0]["tier"], "redis", "{provider}");
+    assert!(provider["errors"].is_null(), "{provider}");
+    // The same bars as the history tier alone (analysis over more than 24 h reads it only).
     let mut history_args = args.to_vec();
     history_args[6] = "analysis";
     let history: Value = serde_json::from_str(s.ok_env(&history_args, &env.pairs()).trim()).unwrap();
-    assert_eq!(history["metadata"]["tiers"][0]["tier"], "parquet", "{}", history["metadata"]);
+    let served = &history["metadata"]["provider"]["served_by"];
+    assert_eq!(served, &serde_json::json!(["history"]), "{}", history["metadata"]);
     assert_eq!(tiered["bars"], history["bars"]);
     assert!(tiered["rows"].as_u64().unwrap() > 0);
 }
@@ -163,9 +165,14 @@ fn with_redis_unreachable_collect_is_degraded_and_fetch_answers_from_history() {
 }
 
 #[test]
-fn cache_stats_without_redis_is_a_usage_error() {
+fn cache_stats_without_redis_shows_the_provider_and_says_redis_is_not_configured() {
     let s = Scratch::new();
+    let out = s.ok(&["cache", "stats", "--json"]);
+    let stats: Value = serde_json::from_str(out.trim()).expect("stats JSON");
+    assert_eq!(stats["provider"]["calls"], 0, "{stats}");
+    assert!(stats["redis"].is_null(), "{stats}");
     let out = s.axia(&["cache", "stats"]);
-    assert_eq!(out.status.code(), Some(2));
-    assert!(stderr(&out).contains("AXIA_REDIS__URL"), "{}", stderr(&out));
+    assert!(out.status.success(), "{}", stderr(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("not configured") && text.contains("AXIA_REDIS__URL"), "{text}");
 }
