@@ -334,7 +334,8 @@ pub struct CollectArgs {
     /// Backfill end, exclusive (default: the bar in progress).
     #[arg(long)]
     pub to: Option<String>,
-    /// Source name (default from `[collector] source`): `synthetic` or `sample`.
+    /// Source name or comma-separated fallback list, tried in order per task (default from
+    /// `[collector] source`): `synthetic`, `sample`, `yahoo`, `mt5_bridge` (e.g. `mt5_bridge,yahoo`).
     #[arg(long)]
     pub source: Option<String>,
     /// Print the summary as JSON (the default when stdout is not a terminal).

@@ -88,9 +88,9 @@ impl Mt5Bridge {
                 Ok(Execution::Filled { fill_id, quantity: volume, price, at: self.server_tz.to_utc(local) })
             }
             OrderResultWire::Placed { ticket } => Ok(Execution::Working { broker_order_id: ticket }),
-            OrderResultWire::Cancelled { ticket } => {
-                Err(BrokerError::Rejected { reason: format!("{symbol}: the order (ticket {ticket}) was cancelled at the broker") })
-            }
+            OrderResultWire::Cancelled { ticket } => Err(BrokerError::Rejected {
+                reason: format!("{symbol}: the order (ticket {ticket}) was cancelled at the broker"),
+            }),
         }
     }
 }
