@@ -4,6 +4,7 @@ mod compact_artifacts;
 mod dynamodb_state;
 mod memory;
 mod memory_state;
+mod mt5_bridge;
 mod object_store;
 mod paper_broker;
 mod parquet;

@@ -97,7 +97,11 @@ impl Mt5BridgeError {
     pub const fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::Unreachable { .. } | Self::Timeout { .. } | Self::Transport { .. } | Self::Disconnected { .. } | Self::Server { .. }
+            Self::Unreachable { .. }
+                | Self::Timeout { .. }
+                | Self::Transport { .. }
+                | Self::Disconnected { .. }
+                | Self::Server { .. }
         )
     }
 
@@ -128,7 +132,9 @@ impl Mt5BridgeError {
     /// The error of an order request that certainly did not execute it.
     pub(crate) fn into_not_executed(self, symbol: &str) -> BrokerError {
         match self {
-            Self::Unreachable { .. } | Self::Disconnected { .. } => BrokerError::Unavailable { detail: self.to_string() },
+            Self::Unreachable { .. } | Self::Disconnected { .. } => {
+                BrokerError::Unavailable { detail: self.to_string() }
+            }
             Self::Refused { code, message, retcode, .. } => {
                 BrokerError::Rejected { reason: format!("{symbol}: {message} ({code}{})", retcode_text(retcode)) }
             }

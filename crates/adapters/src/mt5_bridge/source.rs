@@ -34,7 +34,8 @@ impl MarketDataSource for Mt5Bridge {
         ];
         let answer: BarsWire = self.http.get(&["bars"], &query).await.map_err(|e| e.into_source_error(symbol))?;
         let invalid = |detail: String| SourceError::InvalidResponse { source_name: SOURCE_NAME.into(), detail };
-        if !answer.symbol.eq_ignore_ascii_case(symbol) || !answer.timeframe.eq_ignore_ascii_case(key.timeframe.as_str()) {
+        if !answer.symbol.eq_ignore_ascii_case(symbol) || !answer.timeframe.eq_ignore_ascii_case(key.timeframe.as_str())
+        {
             return Err(invalid(format!(
                 "asked for {symbol} {}, got {} {}",
                 key.timeframe, answer.symbol, answer.timeframe

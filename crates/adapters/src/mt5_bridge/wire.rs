@@ -18,9 +18,8 @@ pub(crate) fn format_server_time(t: NaiveDateTime) -> String {
 /// the `T` is accepted. An offset or `Z` is refused: the protocol's times are server times.
 pub(crate) fn parse_server_time(text: &str) -> Result<NaiveDateTime, String> {
     let normalized = text.replacen(' ', "T", 1);
-    NaiveDateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f").map_err(|_| {
-        format!("time {text:?} is not a server time such as 2025-09-01T10:00:00 (no offset)")
-    })
+    NaiveDateTime::parse_from_str(&normalized, "%Y-%m-%dT%H:%M:%S%.f")
+        .map_err(|_| format!("time {text:?} is not a server time such as 2025-09-01T10:00:00 (no offset)"))
 }
 
 /// `{"error":{"code":..,"message":..,"retcode":..}}`
