@@ -82,7 +82,8 @@ impl Mt5Bridge {
     /// The execution an order result stands for.
     fn execution(&self, result: OrderResultWire, symbol: &str) -> Result<Execution, BrokerError> {
         match result {
-            OrderResultWire::Filled { fill_id, volume, price, time, .. } => {
+            OrderResultWire::Filled { ticket, fill_id, volume, price, time } => {
+                tracing::debug!(source = SOURCE_NAME, ticket, fill_id, %volume, %price, "order filled");
                 let local = wire::parse_server_time(&time)
                     .map_err(|detail| BrokerError::Unknown { detail: format!("filled, but {detail}") })?;
                 Ok(Execution::Filled { fill_id, quantity: volume, price, at: self.server_tz.to_utc(local) })
