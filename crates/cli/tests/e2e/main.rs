@@ -10,4 +10,5 @@ mod maintenance;
 mod orders;
 mod redis;
 mod s3;
+mod sources;
 mod support;
