@@ -1,5 +1,6 @@
 //! Integration tests: contract suites against every adapter, and end-to-end runs of `axia`.
 
+mod collect_sources;
 mod compact_artifacts;
 mod dynamodb_state;
 mod memory;
