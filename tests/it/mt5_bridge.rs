@@ -240,7 +240,7 @@ async fn an_order_whose_lookup_fails_too_is_unknown() {
 
     match &err {
         BrokerError::Unknown { detail } => {
-            assert!(detail.contains("late-2") && detail.contains("reconcile"), "{detail}")
+            assert!(detail.contains("late-2") && detail.contains("reconcile"), "{detail}");
         }
         other => panic!("expected Unknown, got {other:?}"),
     }
