@@ -79,8 +79,13 @@ fn collect_from_yahoo_retries_rate_limits_stores_known_symbols_and_names_the_unk
     assert!(stderr(&out).contains("NOPEXX"), "the log names the failed task: {}", stderr(&out));
 
     for ticker in ["EURUSD=X", "USDJPY=X"] {
+        // The first request got the 429; the same request was sent again.
         let requests = fake.requests_for(ticker);
-        assert!(requests.len() >= 2, "{ticker}: the 429 was retried: {requests:?}");
+        let first = &requests[0];
+        let repeated = requests[1..].iter().any(|r| {
+            (r.interval.as_str(), r.period1, r.period2) == (first.interval.as_str(), first.period1, first.period2)
+        });
+        assert!(repeated, "{ticker}: the rate-limited request was retried: {requests:?}");
     }
     for symbol in ["EURUSD", "USDJPY"] {
         for tf in ["H1", "D1"] {
@@ -111,7 +116,9 @@ fn the_bridge_is_asked_first_and_yahoo_serves_when_it_is_down(#[case] bridge_up:
     let rt = runtime();
     let tz: SourceTz = "+03:00".parse().unwrap();
     let (yahoo, bridge) = rt.block_on(async { (recent_yahoo().await, FakeMt5Bridge::start("bridge-token", tz).await) });
-    bridge.add_bars("EURUSD", "H1", bridge_bars(tz));
+    let given = bridge_bars(tz);
+    let (last_given, given_len) = (given.last().expect("bars of the last days").time, given.len());
+    bridge.add_bars("EURUSD", "H1", given);
     bridge.set_connected(bridge_up);
     let s = Scratch::new();
     let out = s.axia_env(
@@ -137,10 +144,10 @@ fn the_bridge_is_asked_first_and_yahoo_serves_when_it_is_down(#[case] bridge_up:
     } else {
         // Server time +03:00 went back to UTC at the adapter: the stored bars are the UTC hours.
         let bars = stored_bars(&s, "EURUSD", "H1");
-        let want = bridge_bars(SourceTz::Utc)
-            .last()
-            .map(|b| b.time.and_utc().to_rfc3339_opts(chrono::SecondsFormat::Secs, true));
-        assert_eq!(bars.last().and_then(|b| b["open_time_utc"].as_str()).map(str::to_owned), want);
+        let want = tz.to_utc(last_given).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+        assert!(want.ends_with(":00:00Z") && last_given.and_utc() - tz.to_utc(last_given) == TimeDelta::hours(3));
+        assert_eq!(bars.last().and_then(|b| b["open_time_utc"].as_str()), Some(want.as_str()));
+        assert_eq!(bars.len(), given_len, "every bar the bridge has");
     }
     drop(rt);
 }
