@@ -357,3 +357,40 @@ async fn bad_settings_are_refused() {
         assert!(!err.to_string().contains(TOKEN), "{err}");
     }
 }
+
+#[tokio::test]
+async fn resting_fills_are_polled_once_with_the_clients_cursor() {
+    let fake = fake("+03:00").await;
+    fake.set_quote("GBPUSD", dec!(1.3000));
+    let bridge = client(&fake, Duration::from_secs(5));
+    let spec = OrderSpec::new(
+        ClientOrderId::new("poll-1").unwrap(),
+        Symbol::new("GBPUSD").unwrap(),
+        Side::Buy,
+        OrderType::Limit,
+        dec!(0.20),
+        Some(dec!(1.2950)),
+    );
+    let mut order = Order::received(spec, Utc::now());
+    order.transition(OrderStatus::Accepted, Utc::now()).unwrap();
+    let Execution::Working { broker_order_id } = bridge.execute(&order).await.unwrap() else {
+        panic!("a limit below the market rests")
+    };
+    assert!(bridge.poll_fills().await.unwrap().is_empty(), "nothing filled yet");
+
+    fake.set_quote("GBPUSD", dec!(1.2940));
+    let fills = bridge.poll_fills().await.unwrap();
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!(
+        (fills[0].client_order_id.as_str(), fills[0].broker_order_id.as_str()),
+        ("poll-1", broker_order_id.as_str())
+    );
+    let Execution::Filled { quantity, price, at, .. } = &fills[0].execution else { panic!("a fill") };
+    assert_eq!((*quantity, *price), (dec!(0.2), dec!(1.2940)));
+    assert!((Utc::now() - *at).num_seconds().abs() < 60, "fill time converted from server time: {at}");
+    // The same fill is what executing the order again returns.
+    assert_eq!(bridge.execute(&order).await.unwrap(), fills[0].execution);
+
+    assert!(bridge.poll_fills().await.unwrap().is_empty(), "the cursor moved past it");
+    assert_eq!(bridge.fills_after(0).await.unwrap(), fills, "a replay from 0 returns it again");
+}
