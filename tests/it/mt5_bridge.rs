@@ -230,6 +230,20 @@ async fn a_late_order_answer_is_resolved_by_looking_the_order_up() {
 }
 
 #[tokio::test]
+async fn an_order_whose_connection_is_cut_is_resolved_by_looking_it_up() {
+    let fake = fake("UTC").await;
+    fake.set_quote("EURUSD", dec!(1.1));
+    fake.set_drop_order_answers(true);
+    let bridge = client(&fake, Duration::from_secs(5));
+
+    let execution = bridge.execute(&market_order("cut-1", "EURUSD")).await.unwrap();
+
+    assert!(matches!(execution, Execution::Filled { .. }), "{execution:?}");
+    let lookups = fake.requests().iter().filter(|r| r.segments == ["orders", "cut-1"]).count();
+    assert_eq!(lookups, 1);
+}
+
+#[tokio::test]
 async fn an_order_whose_lookup_fails_too_is_unknown() {
     let fake = fake("UTC").await;
     fake.set_quote("EURUSD", dec!(1.1));
