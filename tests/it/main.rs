@@ -17,3 +17,4 @@ mod s3;
 mod s3_history;
 mod s3_outage;
 mod sqlite_state;
+mod yahoo;

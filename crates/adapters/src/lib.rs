@@ -21,3 +21,4 @@ pub mod sample;
 pub mod sqlite;
 mod state_rules;
 pub mod synthetic;
+pub mod yahoo;
