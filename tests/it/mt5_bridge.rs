@@ -217,8 +217,8 @@ async fn an_unreachable_bridge_is_unavailable() {
 async fn a_late_order_answer_is_resolved_by_looking_the_order_up() {
     let fake = fake("+03:00").await;
     fake.set_quote("EURUSD", dec!(1.1));
-    fake.set_order_delay(Duration::from_secs(2));
-    let bridge = client(&fake, Duration::from_millis(300));
+    fake.set_order_delay(Duration::from_secs(4));
+    let bridge = client(&fake, Duration::from_secs(1));
 
     let execution = bridge.execute(&market_order("late-1", "EURUSD")).await.unwrap();
 
@@ -247,8 +247,8 @@ async fn an_order_whose_connection_is_cut_is_resolved_by_looking_it_up() {
 async fn an_order_whose_lookup_fails_too_is_unknown() {
     let fake = fake("UTC").await;
     fake.set_quote("EURUSD", dec!(1.1));
-    fake.set_delay(Duration::from_secs(2));
-    let bridge = client(&fake, Duration::from_millis(300));
+    fake.set_delay(Duration::from_secs(4));
+    let bridge = client(&fake, Duration::from_secs(1));
 
     let err = bridge.execute(&market_order("late-2", "EURUSD")).await.unwrap_err();
 
@@ -318,7 +318,7 @@ async fn the_token_never_reaches_debug_output_errors_or_logs() {
 
     let fake = fake("+02:00").await;
     fake.set_quote("EURUSD", dec!(1.1));
-    let settings = fake.settings(Duration::from_millis(300));
+    let settings = fake.settings(Duration::from_secs(1));
     let bridge = Mt5Bridge::new(settings.clone()).unwrap();
     let mut texts = vec![format!("{settings:?}"), format!("{bridge:?}"), format!("{:?}", settings.token)];
     texts.push(format!("{}", settings.token.clone().unwrap()));
@@ -333,7 +333,7 @@ async fn the_token_never_reaches_debug_output_errors_or_logs() {
     texts.push(bridge.fetch(&k, r).await.unwrap_err().to_string());
     texts.push(bridge.execute(&market_order("log-2", "EURUSD")).await.unwrap_err().to_string());
     fake.set_connected(true);
-    fake.set_delay(Duration::from_secs(1));
+    fake.set_delay(Duration::from_secs(4));
     texts.push(bridge.execute(&market_order("log-3", "EURUSD")).await.unwrap_err().to_string());
     texts.push(bridge.fetch(&k, r).await.unwrap_err().to_string());
     fake.set_delay(Duration::ZERO);
