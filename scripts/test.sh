@@ -108,6 +108,20 @@ unset AWS_PROFILE AWS_SESSION_TOKEN
 export AXIA_TEST_AWS_ENDPOINT="http://127.0.0.1:$aws_port"
 export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1 AWS_EC2_METADATA_DISABLED=true
 
+# --- Deployment files ---------------------------------------------------------------------
+# cfn-lint on the CloudFormation template (zero findings), then scripts/check_deploy.py: the IAM
+# policy documents parse and match the template's managed policies, and the template's table
+# has the layout `axia init` creates.
+if ! "$venv/bin/python" -c 'import cfnlint' 2>/dev/null; then
+    say "installing cfn-lint into $venv"
+    "$venv/bin/pip" install --quiet --disable-pip-version-check 'cfn-lint==1.58.0' \
+        || die "cannot install cfn-lint from PyPI (needed to lint deploy/cloudformation/axia.yaml)"
+fi
+"$venv/bin/cfn-lint" deploy/cloudformation/axia.yaml \
+    || die "cfn-lint found problems in deploy/cloudformation/axia.yaml (listed above)"
+"$venv/bin/python" scripts/check_deploy.py \
+    || die "the deployment files disagree (listed above): deploy/iam/*.json, deploy/cloudformation/axia.yaml, the DynamoDB layout"
+
 # --- Tests --------------------------------------------------------------------------------
 say "cargo test (target dir $CARGO_TARGET_DIR)"
 cargo test --workspace --locked "$@"

@@ -217,8 +217,8 @@ async fn an_unreachable_bridge_is_unavailable() {
 async fn a_late_order_answer_is_resolved_by_looking_the_order_up() {
     let fake = fake("+03:00").await;
     fake.set_quote("EURUSD", dec!(1.1));
-    fake.set_order_delay(Duration::from_secs(2));
-    let bridge = client(&fake, Duration::from_millis(300));
+    fake.set_order_delay(Duration::from_secs(4));
+    let bridge = client(&fake, Duration::from_secs(1));
 
     let execution = bridge.execute(&market_order("late-1", "EURUSD")).await.unwrap();
 
@@ -230,11 +230,25 @@ async fn a_late_order_answer_is_resolved_by_looking_the_order_up() {
 }
 
 #[tokio::test]
+async fn an_order_whose_connection_is_cut_is_resolved_by_looking_it_up() {
+    let fake = fake("UTC").await;
+    fake.set_quote("EURUSD", dec!(1.1));
+    fake.set_drop_order_answers(true);
+    let bridge = client(&fake, Duration::from_secs(5));
+
+    let execution = bridge.execute(&market_order("cut-1", "EURUSD")).await.unwrap();
+
+    assert!(matches!(execution, Execution::Filled { .. }), "{execution:?}");
+    let lookups = fake.requests().iter().filter(|r| r.segments == ["orders", "cut-1"]).count();
+    assert_eq!(lookups, 1);
+}
+
+#[tokio::test]
 async fn an_order_whose_lookup_fails_too_is_unknown() {
     let fake = fake("UTC").await;
     fake.set_quote("EURUSD", dec!(1.1));
-    fake.set_delay(Duration::from_secs(2));
-    let bridge = client(&fake, Duration::from_millis(300));
+    fake.set_delay(Duration::from_secs(4));
+    let bridge = client(&fake, Duration::from_secs(1));
 
     let err = bridge.execute(&market_order("late-2", "EURUSD")).await.unwrap_err();
 
@@ -304,7 +318,7 @@ async fn the_token_never_reaches_debug_output_errors_or_logs() {
 
     let fake = fake("+02:00").await;
     fake.set_quote("EURUSD", dec!(1.1));
-    let settings = fake.settings(Duration::from_millis(300));
+    let settings = fake.settings(Duration::from_secs(1));
     let bridge = Mt5Bridge::new(settings.clone()).unwrap();
     let mut texts = vec![format!("{settings:?}"), format!("{bridge:?}"), format!("{:?}", settings.token)];
     texts.push(format!("{}", settings.token.clone().unwrap()));
@@ -319,7 +333,7 @@ async fn the_token_never_reaches_debug_output_errors_or_logs() {
     texts.push(bridge.fetch(&k, r).await.unwrap_err().to_string());
     texts.push(bridge.execute(&market_order("log-2", "EURUSD")).await.unwrap_err().to_string());
     fake.set_connected(true);
-    fake.set_delay(Duration::from_secs(1));
+    fake.set_delay(Duration::from_secs(4));
     texts.push(bridge.execute(&market_order("log-3", "EURUSD")).await.unwrap_err().to_string());
     texts.push(bridge.fetch(&k, r).await.unwrap_err().to_string());
     fake.set_delay(Duration::ZERO);
@@ -356,4 +370,41 @@ async fn bad_settings_are_refused() {
         assert!(matches!(err, Mt5BridgeError::Settings { .. }), "{err:?}");
         assert!(!err.to_string().contains(TOKEN), "{err}");
     }
+}
+
+#[tokio::test]
+async fn resting_fills_are_polled_once_with_the_clients_cursor() {
+    let fake = fake("+03:00").await;
+    fake.set_quote("GBPUSD", dec!(1.3000));
+    let bridge = client(&fake, Duration::from_secs(5));
+    let spec = OrderSpec::new(
+        ClientOrderId::new("poll-1").unwrap(),
+        Symbol::new("GBPUSD").unwrap(),
+        Side::Buy,
+        OrderType::Limit,
+        dec!(0.20),
+        Some(dec!(1.2950)),
+    );
+    let mut order = Order::received(spec, Utc::now());
+    order.transition(OrderStatus::Accepted, Utc::now()).unwrap();
+    let Execution::Working { broker_order_id } = bridge.execute(&order).await.unwrap() else {
+        panic!("a limit below the market rests")
+    };
+    assert!(bridge.poll_fills().await.unwrap().is_empty(), "nothing filled yet");
+
+    fake.set_quote("GBPUSD", dec!(1.2940));
+    let fills = bridge.poll_fills().await.unwrap();
+    assert_eq!(fills.len(), 1, "{fills:?}");
+    assert_eq!(
+        (fills[0].client_order_id.as_str(), fills[0].broker_order_id.as_str()),
+        ("poll-1", broker_order_id.as_str())
+    );
+    let Execution::Filled { quantity, price, at, .. } = &fills[0].execution else { panic!("a fill") };
+    assert_eq!((*quantity, *price), (dec!(0.2), dec!(1.2940)));
+    assert!((Utc::now() - *at).num_seconds().abs() < 60, "fill time converted from server time: {at}");
+    // The same fill is what executing the order again returns.
+    assert_eq!(bridge.execute(&order).await.unwrap(), fills[0].execution);
+
+    assert!(bridge.poll_fills().await.unwrap().is_empty(), "the cursor moved past it");
+    assert_eq!(bridge.fills_after(0).await.unwrap(), fills, "a replay from 0 returns it again");
 }

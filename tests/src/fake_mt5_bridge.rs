@@ -5,7 +5,8 @@
 //! limit and stop orders rest until [`MarketControl::set_price`] reaches them), idempotency by
 //! client order id, and the switches: a wrong token answers 401, [`FakeMt5Bridge::set_connected`]
 //! `(false)` makes every endpoint but `/health` answer 503, and [`FakeMt5Bridge::set_delay`] /
-//! [`FakeMt5Bridge::set_order_delay`] hold answers back (after acting on the request).
+//! [`FakeMt5Bridge::set_order_delay`] hold answers back (after acting on the request), and
+//! [`FakeMt5Bridge::set_drop_order_answers`] cuts the connection instead of answering an order.
 //!
 //! As [`MarketControl`], `set_price` moves the price in memory and then reports the fills it
 //! caused the way production does: through `GET /fills` with the client's
@@ -142,6 +143,11 @@ impl FakeMt5Bridge {
     /// Holds the answers of `POST /orders` back by `delay` (the order is executed first).
     pub fn set_order_delay(&self, delay: Duration) {
         self.lock().order_delay = delay;
+    }
+
+    /// Closes the connection instead of answering `POST /orders` (the order is executed first).
+    pub fn set_drop_order_answers(&self, drop: bool) {
+        self.lock().drop_order_answers = drop;
     }
 
     /// Every request received so far, oldest first.

@@ -24,6 +24,7 @@ pub async fn run(repo: &dyn OhlcvDataRepository) {
         ranges_are_half_open(repo, case).await;
         upsert_is_idempotent(repo, case).await;
         newer_write_wins_and_never_two_bars_per_time(repo, case).await;
+        fill_adds_absent_bars_and_never_replaces(repo, case).await;
         delete_range_removes_exactly(repo, case).await;
         coverage_and_listing(repo, case).await;
         series_are_isolated(repo, case).await;
@@ -144,6 +145,7 @@ const COVER: Names = Names { fx: "XPTXAU", equity: "CTCOVER" };
 const ISOLATED_A: Names = Names { fx: "XAGXPT", equity: "CTISOA" };
 const ISOLATED_B: Names = Names { fx: "XPTXAG", equity: "CTISOB" };
 const EMPTY: Names = Names { fx: "XPDXAU", equity: "CTEMPTY" };
+const FILL: Names = Names { fx: "XAGXPD", equity: "CTFILL" };
 
 async fn unknown_series_reads_empty(repo: &dyn OhlcvDataRepository, case: Case) {
     let (name, k) = (repo.name(), case.key(UNKNOWN));
@@ -247,6 +249,31 @@ async fn newer_write_wins_and_never_two_bars_per_time(repo: &dyn OhlcvDataReposi
     assert_eq!(got.len(), n + 2, "{name}: {case}: one bar per open time");
     assert!(got.bars().windows(2).all(|w| w[0].open_time() < w[1].open_time()), "{name}: {case}: times unique");
     assert_eq!(got.bars(), want.as_slice(), "{name}: {case}: the newer bars win, the others stay");
+}
+
+async fn fill_adds_absent_bars_and_never_replaces(repo: &dyn OhlcvDataRepository, case: Case) {
+    let (name, k) = (repo.name(), case.key(FILL));
+    reset(repo, &k).await;
+    let old = case_bars(case, &k, 1.1);
+    let n = old.len();
+    ok(repo, "upsert", &k, repo.upsert(&old).await);
+    // A write-back overlapping the stored bars: 1 identical, 3 different, 2 new after them.
+    let replacement = bars(&k, case.start(), n + 2, 1.5);
+    let mut back = vec![old.bars()[n - 4]];
+    back.extend_from_slice(&replacement.bars()[n - 3..]);
+    let back = OhlcvSeries::new(k.clone(), back).expect("valid series");
+    let w = ok(repo, "fill", &k, repo.fill(&back).await);
+    assert_eq!(
+        (w.inserted, w.updated, w.unchanged),
+        (2, 0, 4),
+        "{name}: {case}: fill: 2 absent bars added, the 4 stored ones kept"
+    );
+    let got = ok(repo, "get_range", &k, repo.get_range(&k, all_time()).await);
+    let mut want = old.bars().to_vec();
+    want.extend_from_slice(&replacement.bars()[n..]);
+    assert_eq!(got.bars(), want.as_slice(), "{name}: {case}: fill never replaces a stored bar");
+    let again = ok(repo, "fill", &k, repo.fill(&back).await);
+    assert!(again.is_noop(), "{name}: {case}: a repeated fill changes nothing: {again:?}");
 }
 
 async fn delete_range_removes_exactly(repo: &dyn OhlcvDataRepository, case: Case) {

@@ -7,6 +7,7 @@ pub mod data;
 pub mod exits;
 pub mod kill_switch;
 pub mod orders;
+pub mod provider;
 
 pub use collect::{CollectConfig, CollectOhlcvData, CollectReport, CollectRequest, TaskOutcome, TaskResult};
 pub use data::{DataError, DataService, SeriesSummary, TierRead};
@@ -14,3 +15,4 @@ pub use kill_switch::{
     EffectiveKillSwitch, KillSwitchChange, KillSwitchError, KillSwitchInit, KillSwitchMirror, KillSwitchService,
     MirrorOutcome,
 };
+pub use provider::{FetchMetadata, OhlcvDataProvider, ProviderConfig, ProviderError, ProviderTiers, UseCase};

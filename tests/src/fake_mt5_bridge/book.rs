@@ -48,6 +48,8 @@ pub(super) struct Book {
     pub(super) connected: bool,
     pub(super) delay: Duration,
     pub(super) order_delay: Duration,
+    /// Close the connection instead of answering `POST /orders` (after executing it).
+    pub(super) drop_order_answers: bool,
     prices: HashMap<String, Decimal>,
     bars: HashMap<(String, String), Vec<FakeBar>>,
     orders: HashMap<String, FakeOrder>,
@@ -76,6 +78,7 @@ impl Book {
             connected: true,
             delay: Duration::ZERO,
             order_delay: Duration::ZERO,
+            drop_order_answers: false,
             prices: HashMap::new(),
             bars: HashMap::new(),
             orders: HashMap::new(),
@@ -88,8 +91,12 @@ impl Book {
 
     /// How long to hold the answer to `request`.
     pub(super) fn delay_for(&self, request: &Request) -> Duration {
-        let is_post_order = request.method == "POST" && request.segments == ["orders"];
-        if is_post_order { self.delay.max(self.order_delay) } else { self.delay }
+        if is_post_order(request) { self.delay.max(self.order_delay) } else { self.delay }
+    }
+
+    /// Whether to close the connection instead of answering `request`.
+    pub(super) fn drops(&self, request: &Request) -> bool {
+        self.drop_order_answers && is_post_order(request)
     }
 
     pub(super) fn add_bars(&mut self, symbol: &str, timeframe: &str, bars: Vec<FakeBar>) {
@@ -280,6 +287,10 @@ impl Book {
         self.orders.insert(id, order);
         (200, answer)
     }
+}
+
+fn is_post_order(request: &Request) -> bool {
+    request.method == "POST" && request.segments == ["orders"]
 }
 
 /// Whether `price` fills `o`: a market order always, a limit at or better than its price, a

@@ -52,13 +52,17 @@ async fn connection(mut socket: TcpStream, book: Arc<Mutex<Book>>) {
             .await;
         return;
     };
-    let (status, body, delay) = {
+    let (status, body, delay, drop) = {
         let mut book = book.lock().unwrap_or_else(PoisonError::into_inner);
         let (status, body) = book.handle(&request);
-        (status, body, book.delay_for(&request))
+        (status, body, book.delay_for(&request), book.drops(&request))
     };
     if delay > Duration::ZERO {
         tokio::time::sleep(delay).await;
+    }
+    if drop {
+        let _ = socket.shutdown().await;
+        return;
     }
     // The client may have given up meanwhile: nothing to do about a failed write.
     let _ = socket.write_all(&response(status, body.to_string().as_bytes())).await;

@@ -13,7 +13,7 @@ use axia_domain::{Bar, OhlcvSeries, SeriesKey, TimeRange};
 use moka::future::Cache;
 use moka::ops::compute::Op;
 
-use super::{coverage_of, merge_into, remove_range};
+use super::{coverage_of, fill_into, merge_into, remove_range};
 
 /// Bounds of the memory tier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,6 +93,34 @@ impl MemoryOhlcvRepository {
         }
     }
 
+    /// Merges `series` into its cached entry with `merge` (upsert or fill), atomically per key.
+    async fn write(
+        &self,
+        series: &OhlcvSeries,
+        merge: fn(&mut OhlcvSeries, &OhlcvSeries) -> Result<WriteSummary, RepositoryError>,
+    ) -> Result<WriteSummary, RepositoryError> {
+        if series.is_empty() {
+            return Ok(WriteSummary::default());
+        }
+        let mut outcome = Ok(WriteSummary { inserted: series.len() as u64, ..WriteSummary::default() });
+        self.cache
+            .entry_by_ref(series.key())
+            .and_compute_with(|current| {
+                let op = match current {
+                    None => Op::Put(series.clone()),
+                    Some(entry) => {
+                        let mut merged = entry.into_value();
+                        outcome = merge(&mut merged, series);
+                        // A write (even an unchanged one) restarts the TTL; a refused one does not.
+                        if outcome.is_ok() { Op::Put(merged) } else { Op::Nop }
+                    }
+                };
+                std::future::ready(op)
+            })
+            .await;
+        outcome
+    }
+
     /// Series held, after running the cache's pending maintenance (expiry, eviction).
     pub async fn entry_count(&self) -> u64 {
         self.cache.run_pending_tasks().await;
@@ -117,26 +145,11 @@ impl OhlcvDataRepository for MemoryOhlcvRepository {
     }
 
     async fn upsert(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
-        if series.is_empty() {
-            return Ok(WriteSummary::default());
-        }
-        let mut outcome = Ok(WriteSummary { inserted: series.len() as u64, ..WriteSummary::default() });
-        self.cache
-            .entry_by_ref(series.key())
-            .and_compute_with(|current| {
-                let op = match current {
-                    None => Op::Put(series.clone()),
-                    Some(entry) => {
-                        let mut merged = entry.into_value();
-                        outcome = merge_into(&mut merged, series);
-                        // A write (even an unchanged one) restarts the TTL; a refused one does not.
-                        if outcome.is_ok() { Op::Put(merged) } else { Op::Nop }
-                    }
-                };
-                std::future::ready(op)
-            })
-            .await;
-        outcome
+        self.write(series, merge_into).await
+    }
+
+    async fn fill(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
+        self.write(series, fill_into).await
     }
 
     async fn delete_range(&self, key: &SeriesKey, range: TimeRange) -> Result<u64, RepositoryError> {

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use axia_domain::ports::{Coverage, OhlcvDataRepository, RepositoryError, WriteSummary};
 use axia_domain::{OhlcvSeries, SeriesKey, TimeRange};
 
-use super::{coverage_of, merge_into, remove_range};
+use super::{coverage_of, fill_into, merge_into, remove_range};
 
 /// Every series in a map; for tests and as the reference the contract suite keeps honest.
 #[derive(Debug, Default)]
@@ -51,6 +51,20 @@ impl OhlcvDataRepository for InMemoryOhlcvRepository {
         let mut map = self.write();
         match map.get_mut(series.key()) {
             Some(stored) => merge_into(stored, series),
+            None => {
+                map.insert(series.key().clone(), series.clone());
+                Ok(WriteSummary { inserted: series.len() as u64, ..WriteSummary::default() })
+            }
+        }
+    }
+
+    async fn fill(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
+        if series.is_empty() {
+            return Ok(WriteSummary::default());
+        }
+        let mut map = self.write();
+        match map.get_mut(series.key()) {
+            Some(stored) => fill_into(stored, series),
             None => {
                 map.insert(series.key().clone(), series.clone());
                 Ok(WriteSummary { inserted: series.len() as u64, ..WriteSummary::default() })

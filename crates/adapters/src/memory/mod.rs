@@ -24,6 +24,18 @@ pub(crate) fn merge_into(stored: &mut OhlcvSeries, incoming: &OhlcvSeries) -> Re
     })
 }
 
+/// Adds the bars of `incoming` that `stored` lacks, never replacing a stored bar (write-back).
+pub(crate) fn fill_into(stored: &mut OhlcvSeries, incoming: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
+    let (absent, present) = axia_domain::ports::absent_bars(stored, incoming);
+    let mut summary = WriteSummary { unchanged: present, ..WriteSummary::default() };
+    if !absent.is_empty() {
+        let absent = OhlcvSeries::with_calendar(incoming.key().clone(), incoming.calendar(), absent)
+            .map_err(|e| RepositoryError::Invalid { detail: e.to_string() })?;
+        summary.inserted = merge_into(stored, &absent)?.inserted;
+    }
+    Ok(summary)
+}
+
 /// Removes the bars in `range`; returns how many.
 pub(crate) fn remove_range(stored: &mut OhlcvSeries, range: TimeRange) -> u64 {
     let bars = stored.bars();

@@ -126,10 +126,12 @@ impl Http {
             Mt5BridgeError::Unreachable { detail }
         } else if e.is_timeout() {
             Mt5BridgeError::Timeout { timeout_ms: self.timeout.as_millis(), detail }
-        } else if e.is_builder() || e.is_request() && !e.is_body() {
+        } else if e.is_builder() {
             // Failed before anything went out (a URL or header the stack refuses).
             Mt5BridgeError::Unreachable { detail }
         } else {
+            // Anything else (a reset, a connection closed before the answer) may have come
+            // after the request went out: an order may have been executed.
             Mt5BridgeError::Transport { detail }
         }
     }

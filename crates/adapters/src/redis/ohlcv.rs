@@ -16,7 +16,8 @@ use super::config::{RedisConfig, parse_series_key, scan_pattern, series_key};
 pub const UPSERT_CHUNK: usize = 5_000;
 
 /// KEYS[1] the series; ARGV[1] the trim cutoff score (empty: no trimming); ARGV[2] the TTL in
-/// milliseconds; then pairs of (score, member), ascending. Returns {inserted, updated, unchanged,
+/// milliseconds; ARGV[3] the mode (`fill`: never replace a stored bar, for write-back; empty:
+/// upsert); then pairs of (score, member), ascending. Returns {inserted, updated, unchanged,
 /// trimmed}.
 ///
 /// Retention: bars opening before the cutoff are dropped, except the newest bar of the key
@@ -26,18 +27,19 @@ const UPSERT_LUA: &str = r"
 local key = KEYS[1]
 local cutoff = nil
 if ARGV[1] ~= '' then cutoff = tonumber(ARGV[1]) end
+local fill = ARGV[3] == 'fill'
 local top = redis.call('ZRANGE', key, -1, -1, 'WITHSCORES')
 local newest = nil
 if #top == 2 then newest = tonumber(top[2]) end
 -- What is stored over the incoming range, by score (integer scores print without a fraction).
 local stored = {}
-if #ARGV >= 4 then
-  local have = redis.call('ZRANGEBYSCORE', key, ARGV[3], ARGV[#ARGV - 1], 'WITHSCORES')
+if #ARGV >= 5 then
+  local have = redis.call('ZRANGEBYSCORE', key, ARGV[4], ARGV[#ARGV - 1], 'WITHSCORES')
   for j = 1, #have, 2 do stored[have[j + 1]] = have[j] end
 end
 local adds, removes = {}, {}
 local inserted, updated, unchanged, stale = 0, 0, 0, 0
-for i = 3, #ARGV, 2 do
+for i = 4, #ARGV, 2 do
   local score, member = ARGV[i], ARGV[i + 1]
   local n = tonumber(score)
   if cutoff and n < cutoff and not (i + 1 == #ARGV and (newest == nil or n >= newest)) then
@@ -48,7 +50,7 @@ for i = 3, #ARGV, 2 do
       inserted = inserted + 1
       adds[#adds + 1] = score
       adds[#adds + 1] = member
-    elseif old == member then
+    elseif old == member or fill then
       unchanged = unchanged + 1
     else
       updated = updated + 1
@@ -141,15 +143,40 @@ impl RedisOhlcvDataRepository {
             .ok_or_else(|| RepositoryError::corrupt(key, format!("open time {secs} is out of range")))
     }
 
+    async fn write(&self, series: &OhlcvSeries, mode: WriteMode) -> Result<WriteSummary, RepositoryError> {
+        if series.is_empty() {
+            return Ok(WriteSummary::default());
+        }
+        let rkey = self.redis_key(series.key());
+        let now = self.clock.now();
+        let config = self.config();
+        let cutoff = now.checked_sub_signed(config.retention);
+        let ttl_ms = u64::try_from(config.ttl_policy.ttl_at(now).as_millis()).unwrap_or(u64::MAX).max(1);
+        let bars = series.bars();
+        // Bars before the cutoff are not sent, except the last one, which the script keeps when
+        // it is the newest bar of the key.
+        let skip = cutoff.map_or(0, |c| bars.partition_point(|b| b.open_time() < c).min(bars.len() - 1));
+        let mut summary = WriteSummary { trimmed: skip as u64, ..WriteSummary::default() };
+        let cutoff_secs = cutoff.map(|c| c.timestamp());
+        for chunk in bars[skip..].chunks(UPSERT_CHUNK) {
+            summary.absorb(self.upsert_chunk(&rkey, cutoff_secs, ttl_ms, mode, chunk).await?);
+        }
+        Ok(summary)
+    }
+
     async fn upsert_chunk(
         &self,
         key: &str,
         cutoff: Option<i64>,
         ttl_ms: u64,
+        mode: WriteMode,
         bars: &[Bar],
     ) -> Result<WriteSummary, RepositoryError> {
         let mut invocation = self.upsert_script.prepare_invoke();
-        invocation.key(key).arg(cutoff.map(|c| c.to_string()).unwrap_or_default()).arg(ttl_ms);
+        invocation.key(key).arg(cutoff.map(|c| c.to_string()).unwrap_or_default()).arg(ttl_ms).arg(match mode {
+            WriteMode::Upsert => "",
+            WriteMode::Fill => "fill",
+        });
         for bar in bars {
             invocation.arg(bar.open_time().timestamp()).arg(codec::encode(bar));
         }
@@ -157,6 +184,15 @@ impl RedisOhlcvDataRepository {
             self.client.invoke_prepared("upsert", key, &invocation).await?;
         Ok(WriteSummary { inserted, updated, unchanged, trimmed })
     }
+}
+
+/// How a write treats a bar already stored at the same open time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum WriteMode {
+    /// Replace it (the newer write wins).
+    Upsert,
+    /// Keep it (write-back of bars read from a slower tier).
+    Fill,
 }
 
 /// Score bounds of a half-open range: `[start, end)`.
@@ -184,24 +220,11 @@ impl OhlcvDataRepository for RedisOhlcvDataRepository {
     }
 
     async fn upsert(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
-        if series.is_empty() {
-            return Ok(WriteSummary::default());
-        }
-        let rkey = self.redis_key(series.key());
-        let now = self.clock.now();
-        let config = self.config();
-        let cutoff = now.checked_sub_signed(config.retention);
-        let ttl_ms = u64::try_from(config.ttl_policy.ttl_at(now).as_millis()).unwrap_or(u64::MAX).max(1);
-        let bars = series.bars();
-        // Bars before the cutoff are not sent, except the last one, which the script keeps when
-        // it is the newest bar of the key.
-        let skip = cutoff.map_or(0, |c| bars.partition_point(|b| b.open_time() < c).min(bars.len() - 1));
-        let mut summary = WriteSummary { trimmed: skip as u64, ..WriteSummary::default() };
-        let cutoff_secs = cutoff.map(|c| c.timestamp());
-        for chunk in bars[skip..].chunks(UPSERT_CHUNK) {
-            summary.absorb(self.upsert_chunk(&rkey, cutoff_secs, ttl_ms, chunk).await?);
-        }
-        Ok(summary)
+        self.write(series, WriteMode::Upsert).await
+    }
+
+    async fn fill(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
+        self.write(series, WriteMode::Fill).await
     }
 
     async fn delete_range(&self, key: &SeriesKey, range: TimeRange) -> Result<u64, RepositoryError> {
@@ -214,7 +237,6 @@ impl OhlcvDataRepository for RedisOhlcvDataRepository {
         cmd.arg(&rkey).arg(min).arg(max);
         self.client.query("delete_range", &rkey, &cmd).await
     }
-
     async fn coverage(&self, key: &SeriesKey) -> Result<Option<Coverage>, RepositoryError> {
         let rkey = self.redis_key(key);
         let mut invocation = self.coverage_script.prepare_invoke();

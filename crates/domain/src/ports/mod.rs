@@ -17,7 +17,7 @@ pub use broker::{BrokerGateway, Execution};
 pub use errors::{BrokerError, ObjectStoreError, PublishError, QueueError, RepositoryError, SourceError};
 pub use events::EventPublisher;
 pub use object_store::{ObjectMeta, ObjectStore, PutMode};
-pub use ohlcv::{Coverage, OhlcvDataRepository, OhlcvDataRepositoryExt, WriteSummary};
+pub use ohlcv::{Coverage, OhlcvDataRepository, OhlcvDataRepositoryExt, WriteSummary, absent_bars};
 pub use queue::{OrderQueue, QueueMessage};
 pub use source::MarketDataSource;
 pub use state::{KillSwitchRepository, OrderRepository, PositionRepository, TradeRepository};

@@ -80,6 +80,33 @@ pub trait OhlcvDataRepository: Send + Sync + Debug {
     /// must be merged cannot be read.
     async fn upsert(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError>;
 
+    /// Write-back: stores the bars of `series` whose open time the tier does not hold yet and
+    /// never replaces a stored bar, so bars read from a slower tier cannot overwrite newer ones
+    /// written meanwhile (by the collector, say). Absent bars count as `inserted`, present ones
+    /// as `unchanged`.
+    ///
+    /// The default reads the stored bars over the series' span, then upserts the absent ones:
+    /// two steps, so a write landing between them at the same open time would be replaced.
+    /// Tiers with concurrent writers (Redis, the memory tier) override it with one atomic step.
+    ///
+    /// # Errors
+    /// As [`OhlcvDataRepository::upsert`].
+    async fn fill(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
+        let Some(span) = series.span() else { return Ok(WriteSummary::default()) };
+        let stored = self.get_range(series.key(), span).await?;
+        let (absent, present) = absent_bars(&stored, series);
+        let mut summary = WriteSummary { unchanged: present, ..WriteSummary::default() };
+        if !absent.is_empty() {
+            let absent = OhlcvSeries::with_calendar(series.key().clone(), series.calendar(), absent)
+                .map_err(|e| RepositoryError::Invalid { detail: e.to_string() })?;
+            let written = self.upsert(&absent).await?;
+            summary.inserted = written.inserted + written.updated;
+            summary.unchanged += written.unchanged;
+            summary.trimmed = written.trimmed;
+        }
+        Ok(summary)
+    }
+
     /// Deletes the bars of `key` in `range`; returns how many were removed.
     ///
     /// # Errors
@@ -97,6 +124,24 @@ pub trait OhlcvDataRepository: Send + Sync + Debug {
     /// # Errors
     /// As [`OhlcvDataRepository::get_range`].
     async fn list_series(&self) -> Result<Vec<SeriesKey>, RepositoryError>;
+}
+
+/// The bars of `incoming` whose open time `stored` lacks (ascending), and how many it has.
+#[must_use]
+pub fn absent_bars(stored: &OhlcvSeries, incoming: &OhlcvSeries) -> (Vec<crate::Bar>, u64) {
+    let have = stored.bars();
+    let mut present = 0;
+    let absent = incoming
+        .bars()
+        .iter()
+        .filter(|b| {
+            let found = have.binary_search_by_key(&b.open_time(), crate::Bar::open_time).is_ok();
+            present += u64::from(found);
+            !found
+        })
+        .copied()
+        .collect();
+    (absent, present)
 }
 
 /// Helpers every repository gets for free.
