@@ -29,6 +29,18 @@ if ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
 fi
 export AXIA_TEST_PYTHON="$venv/bin/python"
 
+# --- Headless Chromium (axia chart's HTML page) ---------------------------------------------
+# The chart e2e tests open the generated page in a real headless browser (Debian's chromium).
+if ! command -v chromium >/dev/null; then
+    say "installing chromium (apt-get)"
+    if [[ $(id -u) -eq 0 ]]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+    "${apt_get[@]}" install -y chromium >&2 \
+        || { "${apt_get[@]}" update >&2 && "${apt_get[@]}" install -y chromium >&2; } \
+        || die "cannot install chromium (apt-get install chromium): the chart tests need a headless browser"
+fi
+AXIA_TEST_CHROMIUM="$(command -v chromium)" || die "chromium is not on PATH after installing it"
+export AXIA_TEST_CHROMIUM
+
 # --- Redis -------------------------------------------------------------------------------
 # The Redis adapter's tests run against a real redis-server; start one on loopback if none answers.
 redis_port="${AXIA_TEST_REDIS_PORT:-6379}"
