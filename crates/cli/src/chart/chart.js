@@ -179,6 +179,7 @@
     }
     document.body.dataset.candlesDrawn = String(cs.length);
     document.body.dataset.aggregate = String(k);
+    document.body.dataset.firstBar = String(i0);
     document.body.dataset.bars = String(N);
     drawOverlay();
   }
@@ -215,8 +216,14 @@
     tip.style.top = Math.max(0, ty) + "px";
   }
 
+  // Redraws once per frame; the timer covers browsers that run no frames (hidden or headless).
+  function flush() { if (pending) draw(); }
   function schedule() {
-    if (!pending) { pending = true; window.requestAnimationFrame(draw); }
+    if (!pending) {
+      pending = true;
+      window.requestAnimationFrame(flush);
+      window.setTimeout(flush, 100);
+    }
   }
   function pos(e) {
     var r = over.getBoundingClientRect();
@@ -234,7 +241,7 @@
   }, { passive: false });
   over.addEventListener("pointerdown", function (e) {
     drag = { x: pos(e).x, start: view.start };
-    over.setPointerCapture(e.pointerId);
+    try { over.setPointerCapture(e.pointerId); } catch (err) { /* a synthetic event has no pointer */ }
   });
   over.addEventListener("pointermove", function (e) {
     mouse = pos(e);

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use chrono::NaiveDateTime;
+
 use crate::support::{Scratch, stderr};
 
 const UP: [u8; 3] = [0x26, 0xa6, 0x9a];
@@ -129,6 +131,60 @@ fn thirty_days_of_m1_are_merged_to_the_width_in_headless_chromium() {
     assert_eq!(bars, stored_rows(&s, "EURUSD", "M1"));
     assert!(bars > 20_000, "{bars} M1 bars in 30 days");
     assert!(per > 1 && candles < 1280, "{bars} bars drawn as {candles} candles of {per}");
+}
+
+/// Appended to a chart page: zooms in with the wheel, hovers, then drags, recording what the
+/// page shows after each step on `<body>`.
+const INTERACT: &str = r#"<script>
+(function () {
+  var o = document.getElementById("overlay"), r = o.getBoundingClientRect(), b = document.body.dataset;
+  var x = r.left + r.width / 2, y = r.top + r.height / 4;
+  b.initial = b.candlesDrawn;
+  for (var i = 0; i < 5; i++) {
+    o.dispatchEvent(new WheelEvent("wheel", { deltaY: -100, clientX: x, clientY: y, bubbles: true, cancelable: true }));
+  }
+  setTimeout(function () {
+    b.zoomed = b.candlesDrawn;
+    b.zoomedFirst = b.firstBar;
+    o.dispatchEvent(new PointerEvent("pointermove", { clientX: x, clientY: y, pointerId: 1, bubbles: true }));
+    var tip = document.getElementById("tip");
+    b.tip = tip.style.display === "block" ? tip.textContent.split("\n")[0] : "hidden";
+    o.dispatchEvent(new PointerEvent("pointerdown", { clientX: x, clientY: y, pointerId: 1, bubbles: true }));
+    o.dispatchEvent(new PointerEvent("pointermove", { clientX: x + 300, clientY: y, pointerId: 1, bubbles: true }));
+    o.dispatchEvent(new PointerEvent("pointerup", { clientX: x + 300, clientY: y, pointerId: 1, bubbles: true }));
+    setTimeout(function () { b.draggedFirst = b.firstBar; }, 300);
+  }, 300);
+})();
+</script>"#;
+
+/// The text of `name="…"` on the `<body>` tag of a dumped DOM.
+fn body_text(dom: &str, name: &str) -> String {
+    let start = dom.find("<body").expect("<body>");
+    let tag = &dom[start..start + dom[start..].find('>').expect("end of <body>")];
+    let value_start = tag.find(&format!("{name}=\"")).unwrap_or_else(|| panic!("no {name} on {tag}")) + name.len() + 2;
+    tag[value_start..value_start + tag[value_start..].find('"').unwrap()].to_owned()
+}
+
+#[test]
+fn the_page_zooms_with_the_wheel_shows_a_utc_tooltip_and_pans_by_dragging() {
+    let s = Scratch::new();
+    s.ok(&["collect", "--symbols", "EURUSD", "--timeframes", "H1", "--json"]);
+    s.ok(&["chart", "EURUSD", "H1", "-o", "chart.html"]);
+    let page = std::fs::read_to_string(s.path().join("chart.html")).unwrap();
+    let probe = s.path().join("probe.html");
+    std::fs::write(&probe, page.replace("</body>", &format!("{INTERACT}\n</body>"))).unwrap();
+    let dom = headless(&s, &probe, &["--dump-dom"]);
+    let number = |name: &str| body_text(&dom, name).parse::<u64>().unwrap_or_else(|e| panic!("{name}: {e}"));
+    let (initial, zoomed) = (number("data-initial"), number("data-zoomed"));
+    assert!(zoomed < initial * 3 / 4, "five wheel steps in: {initial} -> {zoomed} candles");
+    let tip = body_text(&dom, "data-tip");
+    let hovered = tip.strip_suffix(" UTC").and_then(|t| NaiveDateTime::parse_from_str(t, "%Y-%m-%d %H:%M").ok());
+    let hovered = hovered.unwrap_or_else(|| panic!("the tooltip starts with the bar's UTC time: {tip:?}"));
+    let csv = s.ok(&["fetch", "EURUSD", "H1", "--format", "csv"]);
+    let stamp = format!("{}Z,", hovered.format("%Y-%m-%dT%H:%M:%S"));
+    assert!(csv.lines().any(|l| l.starts_with(&stamp)), "the hovered time {tip} is a stored bar's open time");
+    let (before, after) = (number("data-zoomed-first"), number("data-dragged-first"));
+    assert!(after < before, "dragging right shows earlier bars: first bar {before} -> {after}");
 }
 
 #[test]
