@@ -6,7 +6,8 @@
 # redis-server answers on loopback (starting one when none does) and a three-primary Redis
 # Cluster too (ports 7101-7103 by default, reused when every node is healthy; both are left running for the
 # next run), then runs `cargo test --workspace`. Fails with a message when something cannot be
-# installed or started: no test is ever skipped silently.
+# installed or started: no test is ever skipped silently. Debian's chromium (the headless browser
+# of the chart tests) is installed with apt-get when missing.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
