@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bench;
+mod chart;
 mod collect;
 mod import;
 mod kill_switch;
