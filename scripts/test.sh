@@ -6,7 +6,8 @@
 # redis-server answers on loopback (starting one when none does) and a three-primary Redis
 # Cluster too (ports 7101-7103 by default, reused when every node is healthy; both are left running for the
 # next run), then runs `cargo test --workspace`. Fails with a message when something cannot be
-# installed or started: no test is ever skipped silently.
+# installed or started: no test is ever skipped silently. Debian's chromium (the headless browser
+# of the chart tests) is installed with apt-get when missing.
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -28,6 +29,18 @@ if ! "$venv/bin/python" -c 'import pyarrow, duckdb' 2>/dev/null; then
         || die "cannot install pyarrow/duckdb from PyPI"
 fi
 export AXIA_TEST_PYTHON="$venv/bin/python"
+
+# --- Headless Chromium (axia chart's HTML page) ---------------------------------------------
+# The chart e2e tests open the generated page in a real headless browser (Debian's chromium).
+if ! command -v chromium >/dev/null; then
+    say "installing chromium (apt-get)"
+    if [[ $(id -u) -eq 0 ]]; then apt_get=(apt-get); else apt_get=(sudo apt-get); fi
+    "${apt_get[@]}" install -y chromium >&2 \
+        || { "${apt_get[@]}" update >&2 && "${apt_get[@]}" install -y chromium >&2; } \
+        || die "cannot install chromium (apt-get install chromium): the chart tests need a headless browser"
+fi
+AXIA_TEST_CHROMIUM="$(command -v chromium)" || die "chromium is not on PATH after installing it"
+export AXIA_TEST_CHROMIUM
 
 # --- Redis -------------------------------------------------------------------------------
 # The Redis adapter's tests run against a real redis-server; start one on loopback if none answers.

@@ -1,9 +1,11 @@
 //! Integration tests: contract suites against every adapter, and end-to-end runs of `axia`.
 
+mod collect_sources;
 mod compact_artifacts;
 mod dynamodb_state;
 mod memory;
 mod memory_state;
+mod mt5_bridge;
 mod object_store;
 mod paper_broker;
 mod parquet;

@@ -3,6 +3,7 @@
 
 pub mod broker_contract;
 pub mod dynamodb_support;
+pub mod fake_mt5_bridge;
 pub mod fake_yahoo;
 pub mod object_store_contract;
 pub mod ohlcv_contract;

@@ -17,7 +17,7 @@ use std::path::Path;
 use std::str::FromStr;
 
 use axia_domain::{Bar, BarError, MarketCalendar, OhlcvSeries, SeriesKey, Timeframe};
-use chrono::{DateTime, FixedOffset, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDateTime, TimeDelta, Utc};
 use thiserror::Error;
 
 use self::header::{Columns, TimeColumns};
@@ -68,6 +68,36 @@ pub enum SourceTz {
     NyClose,
     /// A fixed offset from UTC.
     Fixed(FixedOffset),
+}
+
+impl SourceTz {
+    /// The UTC instant of a wall-clock time on this clock.
+    ///
+    /// A fixed offset and UTC map every wall time to exactly one instant. On the New York close
+    /// clock a wall time can be ambiguous (the hour repeated when New York leaves summer time)
+    /// or skipped (the hour lost when it enters summer time); both fall on Sunday 08:00–09:00 of
+    /// that clock, when FX does not trade. An ambiguous time maps to its earlier instant, a
+    /// skipped one to the same wall time on the old offset (see [`MarketCalendar::from_local`]).
+    #[must_use]
+    pub fn to_utc(self, local: NaiveDateTime) -> DateTime<Utc> {
+        time::wall_to_utc(local, self)
+    }
+
+    /// The wall-clock time on this clock of a UTC instant; always unique.
+    #[must_use]
+    pub fn from_utc(self, at: DateTime<Utc>) -> NaiveDateTime {
+        match self {
+            Self::Utc => at.naive_utc(),
+            Self::NyClose => MarketCalendar::Fx.to_local(at),
+            Self::Fixed(offset) => at.naive_utc() + TimeDelta::seconds(i64::from(offset.local_minus_utc())),
+        }
+    }
+
+    /// The offset of this clock from UTC at `at`, in seconds (east positive).
+    #[must_use]
+    pub fn offset_seconds_at(self, at: DateTime<Utc>) -> i64 {
+        (self.from_utc(at) - at.naive_utc()).num_seconds()
+    }
 }
 
 impl fmt::Display for SourceTz {

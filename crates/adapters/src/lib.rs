@@ -11,6 +11,7 @@ pub mod csv_import;
 pub mod dynamodb;
 pub mod events;
 pub mod memory;
+pub mod mt5_bridge;
 pub mod object_store;
 pub mod paper;
 pub mod parquet;

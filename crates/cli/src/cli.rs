@@ -84,6 +84,9 @@ pub enum Command {
     /// (fail-closed).
     #[command(subcommand)]
     KillSwitch(KillSwitchCommand),
+    /// Render the last N days of a series as a candlestick chart: an interactive HTML page or a
+    /// PNG image (chosen by the output file's extension).
+    Chart(ChartArgs),
 }
 
 /// `axia orders …`.
@@ -339,7 +342,8 @@ pub struct CollectArgs {
     /// Backfill end, exclusive (default: the bar in progress).
     #[arg(long)]
     pub to: Option<String>,
-    /// Source name (default from `[collector] source`): `synthetic` or `sample`.
+    /// Source name or comma-separated fallback list, tried in order per task (default from
+    /// `[collector] source`): `synthetic`, `sample`, `yahoo`, `mt5_bridge` (e.g. `mt5_bridge,yahoo`).
     #[arg(long)]
     pub source: Option<String>,
     /// Print the summary as JSON (the default when stdout is not a terminal).
@@ -488,4 +492,40 @@ pub enum UseCase {
     Chart,
     /// Long history for research.
     Analysis,
+}
+
+/// `axia chart`.
+#[derive(Debug, Args)]
+pub struct ChartArgs {
+    /// Symbol.
+    pub symbol: String,
+    /// Timeframe.
+    pub timeframe: String,
+    /// The last N days before the end (`--to`, else now, or where the configured source's
+    /// replayed market ends when that is earlier).
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..), conflicts_with_all = ["hours", "from"])]
+    pub days: u32,
+    /// The last N hours before the end, instead of days.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..), conflicts_with = "from")]
+    pub hours: Option<u32>,
+    /// Range start (UTC), instead of the last days.
+    #[arg(long)]
+    pub from: Option<String>,
+    /// Range end, exclusive (UTC).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// The chart file: `.html` / `.htm` (interactive page) or `.png` (image). Written whole or
+    /// not at all.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+    /// PNG width in pixels.
+    #[arg(long, default_value_t = 1280)]
+    pub width: u32,
+    /// PNG height in pixels.
+    #[arg(long, default_value_t = 720)]
+    pub height: u32,
+    /// What the bars are for (as `axia fetch`): `chart` and `trading` read recent bars from Redis
+    /// first; `analysis` reads the history tier only.
+    #[arg(long, value_enum, default_value = "chart")]
+    pub use_case: UseCase,
 }

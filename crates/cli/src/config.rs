@@ -40,6 +40,8 @@ pub struct Config {
     pub aws: AwsSection,
     /// `[provider]`: the sources behind the unified provider, write-back, stats.
     pub provider: ProviderSection,
+    /// `[sources.*]`: the real market-data sources (Yahoo, the MT5 bridge).
+    pub sources: SourcesSection,
 }
 
 /// `[redis]`. Every key can be set by env, e.g. `AXIA_REDIS__URL=redis://127.0.0.1:6379/0`.
@@ -407,6 +409,10 @@ mod provider;
 pub use orders::{BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection};
 pub use provider::{MemoryConfig, ProviderSection};
 
+mod sources;
+
+pub use sources::{SourceName, SourcesSection, parse_source_list};
+
 /// `[collector]`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -415,7 +421,9 @@ pub struct CollectorConfig {
     pub symbols: Vec<String>,
     /// Timeframes to collect.
     pub timeframes: Vec<String>,
-    /// Source name: `synthetic` (embedded default) or `sample` (the shipped EURUSD H1 file).
+    /// Source name: `synthetic` (embedded default), `sample` (the shipped EURUSD H1 file),
+    /// `yahoo` or `mt5_bridge`; or a comma-separated fallback list tried in order per task
+    /// (`"mt5_bridge,yahoo"`: the broker bridge first, then the market-data API).
     pub source: String,
     /// Tasks at the same time.
     pub concurrency: usize,
@@ -480,7 +488,27 @@ impl Config {
         self.events.backend(&self.aws)?;
         self.broker.validate()?;
         self.orders.symbols(&self.collector)?;
+        self.check_sources(&self.collector.source).context("[collector] source")?;
         Ok(())
+    }
+
+    /// Checks a source list (`[collector] source` or `axia collect --source`) against the
+    /// `[sources.*]` sections: known names, and each named source configured.
+    ///
+    /// # Errors
+    /// An unknown name, `mt5_bridge` without `[sources.mt5_bridge] url`, or invalid settings of
+    /// a named source.
+    pub fn check_sources(&self, list: &str) -> anyhow::Result<Vec<SourceName>> {
+        let names = parse_source_list(list)?;
+        self.sources.yahoo.settings()?;
+        let bridge = self.sources.mt5_bridge.settings()?;
+        if names.contains(&SourceName::Mt5Bridge) && bridge.is_none() {
+            bail!(
+                "source \"mt5_bridge\" is not configured: set [sources.mt5_bridge] url (or \
+                 AXIA_SOURCES__MT5_BRIDGE__URL), e.g. http://10.0.0.5:8787"
+            );
+        }
+        Ok(names)
     }
 }
 

@@ -5,6 +5,7 @@
 #[macro_use]
 mod output;
 mod bench;
+mod chart;
 mod cli;
 mod cmd;
 mod config;
@@ -63,6 +64,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::KillSwitch(command) => cmd::kill_switch::run(&app, command).await,
         Command::Orders(command) => cmd::orders::run(&app, command).await,
         Command::Positions(command) => cmd::positions::run(&app, command).await,
+        Command::Chart(args) => cmd::chart::run(&app, args).await,
     }
 }
 

@@ -3,12 +3,15 @@
 use std::sync::Arc;
 
 use axia_adapters::memory::MemoryOhlcvRepository;
+use axia_adapters::mt5_bridge::Mt5Bridge;
 use axia_adapters::object_store::{LocalObjectStore, S3ObjectStore};
 use axia_adapters::paper::PaperBroker;
 use axia_adapters::parquet::ParquetOhlcvRepository;
 use axia_adapters::redis::{RedisClient, RedisOhlcvDataRepository, RedisSystemStatus};
 use axia_adapters::sample::SampleSource;
 use axia_adapters::synthetic::SyntheticSource;
+use axia_adapters::yahoo::YahooSource;
+use axia_application::collect::SourceChain;
 use axia_application::orders::{KnownSymbols, OrderPorts, ProcessConfig, ProcessOrder};
 use axia_application::provider::{OhlcvDataProvider, ProviderTiers};
 use axia_application::{KillSwitchMirror, KillSwitchService};
@@ -18,7 +21,7 @@ use axia_domain::{Clock, FixedClock, SeriesKey, Symbol, SystemClock, Timeframe};
 use anyhow::Context;
 use tokio::sync::OnceCell;
 
-use crate::config::{Config, EventsBackend, HistoryBackend, QueueBackend, StateBackend};
+use crate::config::{Config, EventsBackend, HistoryBackend, QueueBackend, SourceName, StateBackend};
 use crate::error::{CliResult, UsageContext};
 use crate::prices::HotFirstPrices;
 use crate::state::StateStores;
@@ -154,7 +157,7 @@ impl App {
         }
         let source = |name: &str| -> CliResult<Option<Arc<dyn MarketDataSource>>> {
             let name = name.trim();
-            if name.is_empty() { Ok(None) } else { self.source(name).map(Some) }
+            if name.is_empty() { Ok(None) } else { Ok(Some(Arc::new(self.source(name)?) as Arc<dyn MarketDataSource>)) }
         };
         let tiers = ProviderTiers {
             memory: Some(
@@ -254,24 +257,45 @@ impl App {
         self.redis_bars.iter().map(|r| Arc::clone(r) as Arc<dyn OhlcvDataRepository>).collect()
     }
 
-    /// The market-data source called `name`.
+    /// The market-data sources of `list` (`[collector] source` or `axia collect --source`: one
+    /// name or a comma-separated fallback list such as `mt5_bridge,yahoo`), as a chain tried in
+    /// that order per task.
     ///
     /// # Errors
-    /// An unknown name (usage error).
-    pub fn source(&self, name: &str) -> CliResult<Arc<dyn MarketDataSource>> {
-        match name {
-            "synthetic" => {
+    /// An unknown name, `mt5_bridge` without `[sources.mt5_bridge] url`, or settings an adapter
+    /// refuses (usage errors).
+    pub fn source(&self, list: &str) -> CliResult<SourceChain> {
+        let names = self.config.check_sources(list).with_context(|| format!("source {list:?}")).usage()?;
+        let mut sources: Vec<Arc<dyn MarketDataSource>> = Vec::with_capacity(names.len());
+        for name in names {
+            sources.push(self.one_source(name)?);
+        }
+        Ok(SourceChain::new(sources))
+    }
+
+    fn one_source(&self, name: SourceName) -> CliResult<Arc<dyn MarketDataSource>> {
+        Ok(match name {
+            SourceName::Synthetic => {
                 let end = match self.config.collector.synthetic_end.trim() {
                     "now" => None,
                     text => Some(parse_utc(text).context("[collector] synthetic_end").usage()?),
                 };
-                Ok(Arc::new(SyntheticSource::new(self.config.collector.synthetic_seed).with_end(end)))
+                Arc::new(SyntheticSource::new(self.config.collector.synthetic_seed).with_end(end))
             }
-            "sample" => Ok(Arc::new(SampleSource::new())),
-            other => {
-                Err(anyhow::anyhow!("unknown source {other:?}: this build knows \"synthetic\" and \"sample\"")).usage()
+            SourceName::Sample => Arc::new(SampleSource::new()),
+            SourceName::Yahoo => {
+                let settings = self.config.sources.yahoo.settings().usage()?;
+                Arc::new(YahooSource::new(settings, Arc::clone(&self.clock)).context("[sources.yahoo]").usage()?)
             }
-        }
+            SourceName::Mt5Bridge => {
+                let Some(settings) = self.config.sources.mt5_bridge.settings().usage()? else {
+                    return Err(anyhow::anyhow!("[sources.mt5_bridge] url is not set")).usage();
+                };
+                Arc::new(
+                    Mt5Bridge::with_clock(settings, Arc::clone(&self.clock)).context("[sources.mt5_bridge]").usage()?,
+                )
+            }
+        })
     }
 }
 

@@ -345,3 +345,43 @@ fn the_real_sample_file_reads_completely() {
     let off_hours = s.bars().iter().filter(|b| !MarketCalendar::Fx.is_trading_bar(b.open_time(), Timeframe::H1));
     assert_eq!(off_hours.count(), 2);
 }
+
+fn wall(text: &str) -> NaiveDateTime {
+    NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M").unwrap()
+}
+
+#[rstest]
+#[case::utc("UTC", "2025-09-01T10:00", "2025-09-01T10:00:00Z")]
+#[case::fixed_east("+03:00", "2025-09-01T10:00", "2025-09-01T07:00:00Z")]
+#[case::fixed_west("-05:30", "2025-09-01T10:00", "2025-09-01T15:30:00Z")]
+// New York close = New York + 7 h: UTC+3 in New York summer time, UTC+2 in winter.
+#[case::ny_close_summer("ny-close", "2025-09-01T10:00", "2025-09-01T07:00:00Z")]
+#[case::ny_close_winter("ny-close", "2025-03-07T10:00", "2025-03-07T08:00:00Z")]
+#[case::ny_close_after_spring_change("ny-close", "2025-03-10T10:00", "2025-03-10T07:00:00Z")]
+// 2025-11-02 01:30 New York happens twice: the earlier instant (still summer time) wins.
+#[case::ny_close_ambiguous("ny-close", "2025-11-02T08:30", "2025-11-02T05:30:00Z")]
+// 2025-03-09 02:30 New York never happens: read on the old (winter) offset.
+#[case::ny_close_skipped("ny-close", "2025-03-09T09:30", "2025-03-09T07:30:00Z")]
+fn source_tz_converts_wall_times_to_utc(#[case] zone: &str, #[case] local: &str, #[case] want: &str) {
+    let zone: SourceTz = zone.parse().unwrap();
+    let want: DateTime<Utc> = want.parse().unwrap();
+    assert_eq!(zone.to_utc(wall(local)), want);
+}
+
+#[rstest]
+#[case::utc("UTC", "2025-09-01T10:00:00Z", "2025-09-01T10:00", 0)]
+#[case::fixed("+03:00", "2025-09-01T07:00:00Z", "2025-09-01T10:00", 10_800)]
+#[case::ny_close_summer("ny-close", "2025-09-01T07:00:00Z", "2025-09-01T10:00", 10_800)]
+#[case::ny_close_winter("ny-close", "2025-03-07T08:00:00Z", "2025-03-07T10:00", 7_200)]
+fn source_tz_converts_utc_to_wall_times(
+    #[case] zone: &str,
+    #[case] at: &str,
+    #[case] local: &str,
+    #[case] offset: i64,
+) {
+    let zone: SourceTz = zone.parse().unwrap();
+    let at: DateTime<Utc> = at.parse().unwrap();
+    assert_eq!(zone.from_utc(at), wall(local));
+    assert_eq!(zone.offset_seconds_at(at), offset);
+    assert_eq!(zone.to_utc(zone.from_utc(at)), at, "round trip");
+}

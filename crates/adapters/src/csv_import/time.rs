@@ -63,11 +63,18 @@ fn parse_digits(s: &str) -> Result<Stamp, String> {
 }
 
 fn to_utc(naive: NaiveDateTime, explicit: Option<FixedOffset>, tz: SourceTz) -> DateTime<Utc> {
-    let fixed = |offset: FixedOffset| (naive - TimeDelta::seconds(i64::from(offset.local_minus_utc()))).and_utc();
-    match (explicit, tz) {
-        (Some(offset), _) | (None, SourceTz::Fixed(offset)) => fixed(offset),
-        (None, SourceTz::Utc) => naive.and_utc(),
-        (None, SourceTz::NyClose) => MarketCalendar::Fx.from_local(naive),
+    match explicit {
+        Some(offset) => wall_to_utc(naive, SourceTz::Fixed(offset)),
+        None => wall_to_utc(naive, tz),
+    }
+}
+
+/// A wall time on the clock `tz` as UTC (see [`SourceTz::to_utc`]).
+pub(super) fn wall_to_utc(naive: NaiveDateTime, tz: SourceTz) -> DateTime<Utc> {
+    match tz {
+        SourceTz::Fixed(offset) => (naive - TimeDelta::seconds(i64::from(offset.local_minus_utc()))).and_utc(),
+        SourceTz::Utc => naive.and_utc(),
+        SourceTz::NyClose => MarketCalendar::Fx.from_local(naive),
     }
 }
 

@@ -1,6 +1,9 @@
-//! `CollectOhlcvData`: fetch every symbol × timeframe from a source, incrementally from the last
-//! stored bar, and write the history tier (required) and the hot tiers (best effort).
+//! `CollectOhlcvData`: fetch every symbol × timeframe from a chain of sources (the first that
+//! answers serves the task), incrementally from the last stored bar, ask once more for the holes
+//! of the answer, and write the history tier (required) and the hot tiers (best effort).
 
+mod chain;
+mod gaps;
 mod report;
 #[cfg(test)]
 mod tests;
@@ -8,12 +11,13 @@ mod tests;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use axia_domain::ports::{MarketDataSource, OhlcvDataRepository, RepositoryError, SourceError, WriteSummary};
-use axia_domain::{Clock, MarketCalendar, OhlcvSeries, SeriesKey, Symbol, TimeRange, Timeframe};
+use axia_domain::ports::{MarketDataSource, OhlcvDataRepository, RepositoryError, WriteSummary};
+use axia_domain::{Clock, MarketCalendar, SeriesKey, Symbol, TimeRange, Timeframe};
 use chrono::{DateTime, TimeDelta, Utc};
 use futures::StreamExt;
 
-pub use report::{CollectReport, TaskOutcome, TaskResult};
+pub use chain::{ChainError, Retry, Served, SourceChain, SourceFailure};
+pub use report::{CollectReport, GapRefill, TaskOutcome, TaskResult};
 
 /// Tunables of the collector.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,6 +34,8 @@ pub struct CollectConfig {
     pub retry_base_delay: Duration,
     /// When true, a failing hot tier (Redis) fails the task; otherwise the task is "degraded".
     pub require_hot_tiers: bool,
+    /// Most holes of one task's answer asked for once more (the rest are only reported).
+    pub max_gap_requests: usize,
 }
 
 impl Default for CollectConfig {
@@ -41,6 +47,7 @@ impl Default for CollectConfig {
             max_retries: 2,
             retry_base_delay: Duration::from_millis(250),
             require_hot_tiers: false,
+            max_gap_requests: 10,
         }
     }
 }
@@ -82,7 +89,7 @@ pub type ProgressFn = Arc<dyn Fn(&TaskResult) + Send + Sync>;
 /// The collector use case.
 #[derive(Clone)]
 pub struct CollectOhlcvData {
-    source: Arc<dyn MarketDataSource>,
+    source: SourceChain,
     history: Arc<dyn OhlcvDataRepository>,
     hot: Vec<Arc<dyn OhlcvDataRepository>>,
     clock: Arc<dyn Clock>,
@@ -101,16 +108,21 @@ impl std::fmt::Debug for CollectOhlcvData {
 }
 
 impl CollectOhlcvData {
-    /// A collector writing `history` (required) and `hot` tiers (best effort).
+    /// A collector reading `source` (one source or a [`SourceChain`]) and writing `history`
+    /// (required) and `hot` tiers (best effort).
     #[must_use]
     pub fn new(
-        source: Arc<dyn MarketDataSource>,
+        source: impl Into<SourceChain>,
         history: Arc<dyn OhlcvDataRepository>,
         hot: Vec<Arc<dyn OhlcvDataRepository>>,
         clock: Arc<dyn Clock>,
         config: CollectConfig,
     ) -> Self {
-        Self { source, history, hot, clock, config }
+        Self { source: source.into(), history, hot, clock, config }
+    }
+
+    const fn retry(&self) -> Retry {
+        Retry { max_retries: self.config.max_retries, base_delay: self.config.retry_base_delay }
     }
 
     /// Runs every task of `request`, at most `config.concurrency` at a time. A failing task
@@ -151,12 +163,13 @@ impl CollectOhlcvData {
     ) -> TaskResult {
         let started = Instant::now();
         let mut degraded = Vec::new();
+        let mut source_errors = Vec::new();
         let outcome = match self.plan(&key, from, to, now).await {
             Err(e) => TaskOutcome::Failed { stage: "read history", error: e.to_string(), retryable: e.is_retryable() },
             Ok(None) => TaskOutcome::UpToDate,
-            Ok(Some(range)) => self.fetch_and_store(&key, range, &mut degraded).await,
+            Ok(Some(range)) => self.fetch_and_store(&key, range, &mut degraded, &mut source_errors).await,
         };
-        TaskResult { key, outcome, degraded, elapsed: started.elapsed() }
+        TaskResult { key, outcome, degraded, source_errors, elapsed: started.elapsed() }
     }
 
     /// The range to fetch, or `None` when nothing new can exist yet.
@@ -182,11 +195,23 @@ impl CollectOhlcvData {
         Ok(TimeRange::new(start, end).ok().filter(|r| !r.is_empty()))
     }
 
-    async fn fetch_and_store(&self, key: &SeriesKey, range: TimeRange, degraded: &mut Vec<String>) -> TaskOutcome {
-        let series = match self.fetch_with_retry(key, range).await {
+    async fn fetch_and_store(
+        &self,
+        key: &SeriesKey,
+        range: TimeRange,
+        degraded: &mut Vec<String>,
+        source_errors: &mut Vec<String>,
+    ) -> TaskOutcome {
+        let served = match self.source.fetch_with(key, range, self.retry()).await {
             Ok(s) => s,
-            Err(e) => return TaskOutcome::Failed { stage: "fetch", error: e.to_string(), retryable: e.is_retryable() },
+            Err(e) => {
+                source_errors.extend(e.failures.iter().map(ToString::to_string));
+                return TaskOutcome::Failed { stage: "fetch", error: e.to_string(), retryable: e.is_retryable() };
+            }
         };
+        source_errors.extend(served.failed.iter().map(ToString::to_string));
+        let fetched = served.series.len() as u64;
+        let (series, gaps) = self.refill_gaps(key, served.series).await;
         let written = match self.history.upsert(&series).await {
             Ok(w) => w,
             Err(e) => {
@@ -210,29 +235,7 @@ impl CollectOhlcvData {
                 degraded.push(format!("{}: {e}", tier.name()));
             }
         }
-        TaskOutcome::Stored { range, fetched: series.len() as u64, written }
-    }
-
-    async fn fetch_with_retry(&self, key: &SeriesKey, range: TimeRange) -> Result<OhlcvSeries, SourceError> {
-        let mut attempt = 0;
-        loop {
-            match self.source.fetch(key, range).await {
-                Err(e) if e.is_retryable() && attempt < self.config.max_retries => {
-                    let delay = self.config.retry_base_delay * 2u32.pow(attempt);
-                    tracing::debug!(series = %key, attempt, error = %e, "retrying fetch in {delay:?}");
-                    tokio::time::sleep(delay).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-                Ok(series) if series.key() != key => {
-                    return Err(SourceError::InvalidResponse {
-                        source_name: self.source.name().to_owned(),
-                        detail: format!("asked for {key}, got {}", series.key()),
-                    });
-                }
-                Ok(series) => return Ok(series.slice(range)),
-            }
-        }
+        TaskOutcome::Stored { range, source: served.source, fetched, written, gaps }
     }
 }
 

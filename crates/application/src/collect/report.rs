@@ -1,9 +1,10 @@
 //! The result of a collector run: one entry per task, and a machine-readable summary.
 
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use axia_domain::ports::WriteSummary;
-use axia_domain::{SeriesKey, TimeRange};
+use axia_domain::{Gap, SeriesKey, TimeRange};
 use serde::Serialize;
 use serde_json::json;
 
@@ -14,10 +15,14 @@ pub enum TaskOutcome {
     Stored {
         /// The range asked of the source.
         range: TimeRange,
-        /// Bars the source returned.
+        /// The source that served the task (the first of the chain that answered).
+        source: String,
+        /// Bars the source returned (before the holes were asked for again).
         fetched: u64,
         /// What the history tier changed.
         written: WriteSummary,
+        /// The holes of the answer and the second request for them.
+        gaps: GapRefill,
     },
     /// No closed bar can be newer than the stored ones yet.
     UpToDate,
@@ -32,6 +37,34 @@ pub enum TaskOutcome {
     },
 }
 
+/// The holes found in a source's answer and what asking for them once more filled.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct GapRefill {
+    /// Gaps between the returned bars (on the market calendar: weekends are not gaps).
+    pub found: usize,
+    /// Bars missing in the gaps asked for again (where the calendar can count them).
+    pub bars_requested: u64,
+    /// Bars the second request filled.
+    pub bars_filled: u64,
+    /// Gaps still open: holidays, or no source has bars there. Reported, not an error.
+    pub remaining: Vec<Gap>,
+}
+
+impl GapRefill {
+    fn to_json(&self) -> serde_json::Value {
+        json!({
+            "found": self.found,
+            "bars_requested": self.bars_requested,
+            "bars_filled": self.bars_filled,
+            "remaining": self.remaining.iter().map(|g| json!({
+                "from": g.start.to_rfc3339(),
+                "to": g.end.to_rfc3339(),
+                "missing_bars": g.missing_bars,
+            })).collect::<Vec<_>>(),
+        })
+    }
+}
+
 /// One task's result.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TaskResult {
@@ -41,6 +74,9 @@ pub struct TaskResult {
     pub outcome: TaskOutcome,
     /// Hot tiers that could not be written (the task still succeeded).
     pub degraded: Vec<String>,
+    /// The errors of the sources that failed, in chain order: those tried before the one that
+    /// served, or all of them when the task failed.
+    pub source_errors: Vec<String>,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -61,12 +97,14 @@ impl TaskResult {
             "elapsed_ms": duration_ms(self.elapsed),
         });
         match &self.outcome {
-            TaskOutcome::Stored { range, fetched, written } => {
+            TaskOutcome::Stored { range, source, fetched, written, gaps } => {
                 v["status"] = json!("stored");
+                v["source"] = json!(source);
                 v["from"] = json!(range.start().to_rfc3339());
                 v["to"] = json!(range.end().to_rfc3339());
                 v["fetched"] = json!(fetched);
                 v["written"] = json!(written);
+                v["gaps"] = gaps.to_json();
             }
             TaskOutcome::UpToDate => v["status"] = json!("up_to_date"),
             TaskOutcome::Failed { stage, error, retryable } => {
@@ -78,6 +116,9 @@ impl TaskResult {
         }
         if !self.degraded.is_empty() {
             v["degraded"] = json!(self.degraded);
+        }
+        if !self.source_errors.is_empty() {
+            v["source_errors"] = json!(self.source_errors);
         }
         v
     }
@@ -109,6 +150,8 @@ pub struct CollectCounts {
     pub failed: usize,
     /// Tasks whose hot-tier write failed.
     pub degraded: usize,
+    /// Gaps still open after the second request, over all tasks.
+    pub gaps_remaining: usize,
 }
 
 impl CollectReport {
@@ -118,7 +161,10 @@ impl CollectReport {
         let mut c = CollectCounts { tasks: self.tasks.len(), ..CollectCounts::default() };
         for t in &self.tasks {
             match t.outcome {
-                TaskOutcome::Stored { .. } => c.stored += 1,
+                TaskOutcome::Stored { ref gaps, .. } => {
+                    c.stored += 1;
+                    c.gaps_remaining += gaps.remaining.len();
+                }
                 TaskOutcome::UpToDate => c.up_to_date += 1,
                 TaskOutcome::Failed { .. } => c.failed += 1,
             }
@@ -140,16 +186,35 @@ impl CollectReport {
         self.tasks.iter().filter(|t| t.failed())
     }
 
-    /// The summary as JSON (`--json`, and the last log line under cron).
+    /// How many tasks each source served.
+    #[must_use]
+    pub fn served_by(&self) -> BTreeMap<String, usize> {
+        let mut served = BTreeMap::new();
+        for t in &self.tasks {
+            if let TaskOutcome::Stored { source, .. } = &t.outcome {
+                *served.entry(source.clone()).or_default() += 1;
+            }
+        }
+        served
+    }
+
+    /// The summary as JSON (`--json`, and the last log line under cron): `source` is the chain
+    /// (`mt5_bridge,yahoo`), `served_by` counts the tasks each source served, `errors` gives the
+    /// error of each failed task (naming every source's error).
     #[must_use]
     pub fn summary_json(&self) -> serde_json::Value {
         json!({
             "source": self.source,
             "synthetic": self.synthetic,
             "counts": self.counts(),
+            "served_by": self.served_by(),
             "written": super::total_written(&self.tasks),
             "elapsed_ms": duration_ms(self.elapsed),
             "failed": self.failures().map(|t| t.key.to_string()).collect::<Vec<_>>(),
+            "errors": self.failures().filter_map(|t| match &t.outcome {
+                TaskOutcome::Failed { error, .. } => Some((t.key.to_string(), error.clone())),
+                _ => None,
+            }).collect::<BTreeMap<_, _>>(),
         })
     }
 }

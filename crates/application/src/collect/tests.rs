@@ -3,7 +3,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use axia_domain::ports::{Coverage, MockMarketDataSource, MockOhlcvDataRepository, RepositoryError, SourceError};
-use axia_domain::{Bar, FixedClock, MarketCalendar};
+use axia_domain::{Bar, FixedClock, MarketCalendar, OhlcvSeries};
 use chrono::TimeZone;
 use rstest::rstest;
 
@@ -289,4 +289,163 @@ async fn concurrency_is_bounded() {
     let report = collector.run(&req, None).await;
     assert_eq!(report.counts().stored, 10);
     assert_eq!(source.peak.load(Ordering::SeqCst), 3);
+}
+
+fn named(name: &str, source: MockMarketDataSource) -> Arc<dyn MarketDataSource> {
+    let mut source = source;
+    source.expect_name().return_const(name.to_owned());
+    source.expect_is_synthetic().return_const(false);
+    source.expect_data_end().return_const(None);
+    Arc::new(source)
+}
+
+fn chain_collector(sources: Vec<Arc<dyn MarketDataSource>>, history: MockOhlcvDataRepository) -> CollectOhlcvData {
+    let mut history = history;
+    history.expect_name().return_const("history".to_owned());
+    CollectOhlcvData::new(
+        SourceChain::new(sources),
+        Arc::new(history),
+        vec![],
+        Arc::new(FixedClock::new(now())),
+        quick(),
+    )
+}
+
+#[tokio::test]
+async fn the_bridge_down_the_api_serves_and_the_report_names_both() {
+    let mut history = storing_history();
+    history.expect_coverage().returning(|_| Ok(None));
+    let mut bridge = MockMarketDataSource::new();
+    bridge.expect_fetch().times(3).returning(|_, _| {
+        Err(SourceError::Unavailable { source_name: "mt5_bridge".into(), detail: "HTTP 503".into() })
+    });
+    let mut api = MockMarketDataSource::new();
+    api.expect_fetch().times(1).returning(|k, r| Ok(series_in(k, r)));
+    let collector = chain_collector(vec![named("mt5_bridge", bridge), named("yahoo", api)], history);
+    let report = collector.run(&request(&["EURUSD"], &[Timeframe::D1]), None).await;
+    assert!(report.is_success(), "{report:?}");
+    let task = &report.tasks[0];
+    assert!(matches!(&task.outcome, TaskOutcome::Stored { source, .. } if source == "yahoo"), "{task:?}");
+    assert_eq!(task.source_errors, ["mt5_bridge unavailable: HTTP 503"]);
+    let json = task.to_json();
+    assert_eq!(
+        (json["source"].as_str(), json["source_errors"][0].as_str()),
+        (Some("yahoo"), Some("mt5_bridge unavailable: HTTP 503"))
+    );
+    let summary = report.summary_json();
+    assert_eq!(summary["source"], "mt5_bridge,yahoo");
+    assert_eq!(summary["served_by"], serde_json::json!({ "yahoo": 1 }));
+}
+
+#[tokio::test]
+async fn a_task_fails_only_when_every_source_failed_and_names_each_error() {
+    let mut history = MockOhlcvDataRepository::new();
+    history.expect_coverage().returning(|_| Ok(None));
+    history.expect_upsert().never();
+    let unknown = |name: &'static str| {
+        let mut s = MockMarketDataSource::new();
+        s.expect_fetch().times(1).returning(move |k, _| {
+            Err(SourceError::UnknownSymbol { source_name: name.into(), symbol: k.symbol.to_string() })
+        });
+        named(name, s)
+    };
+    let collector = chain_collector(vec![unknown("mt5_bridge"), unknown("yahoo")], history);
+    let report = collector.run(&request(&["NOPEXX"], &[Timeframe::H1]), None).await;
+    let task = &report.tasks[0];
+    let TaskOutcome::Failed { stage: "fetch", error, retryable: false } = &task.outcome else { panic!("{task:?}") };
+    assert_eq!(error, "every source failed: mt5_bridge: unknown symbol NOPEXX; yahoo: unknown symbol NOPEXX");
+    assert_eq!(task.source_errors.len(), 2);
+    assert_eq!(report.summary_json()["errors"]["NOPEXX H1"], serde_json::json!(error));
+}
+
+/// EURUSD H1 bars of `range` without those opening in `hole`.
+fn series_without(k: &SeriesKey, range: TimeRange, hole: TimeRange) -> OhlcvSeries {
+    let all = series_in(k, range);
+    let bars = all.bars().iter().filter(|b| !hole.contains(b.open_time())).copied().collect();
+    OhlcvSeries::new(k.clone(), bars).unwrap()
+}
+
+#[rstest]
+#[case::filled(true, 2, 0)]
+#[case::holiday_stays_open(false, 0, 1)]
+#[tokio::test]
+async fn a_hole_in_the_answer_is_asked_for_once_more(
+    #[case] second_answer_has_bars: bool,
+    #[case] filled: u64,
+    #[case] remaining: usize,
+) {
+    let range = TimeRange::new(t(2025, 9, 1, 0), t(2025, 9, 1, 6)).unwrap();
+    let hole = TimeRange::new(t(2025, 9, 1, 2), t(2025, 9, 1, 4)).unwrap();
+    let mut history = MockOhlcvDataRepository::new();
+    let stored = 6 - 2 + filled;
+    history
+        .expect_upsert()
+        .times(1)
+        .withf(move |s| s.len() as u64 == stored)
+        .returning(|s| Ok(WriteSummary { inserted: s.len() as u64, ..WriteSummary::default() }));
+    let mut source = MockMarketDataSource::new();
+    source.expect_fetch().withf(move |_, r| *r == range).times(1).returning(move |k, r| Ok(series_without(k, r, hole)));
+    source.expect_fetch().withf(move |_, r| *r == hole).times(1).returning(move |k, r| {
+        Ok(if second_answer_has_bars { series_in(k, r) } else { OhlcvSeries::empty(k.clone()) })
+    });
+    let mut req = request(&["EURUSD"], &[Timeframe::H1]);
+    req.from = Some(range.start());
+    req.to = Some(range.end());
+    let report = collector(source, history, vec![], quick()).run(&req, None).await;
+    assert!(report.is_success(), "a hole that stays open is no failure: {report:?}");
+    let TaskOutcome::Stored { fetched, gaps, .. } = &report.tasks[0].outcome else { panic!("{report:?}") };
+    assert_eq!(*fetched, 4);
+    assert_eq!((gaps.found, gaps.bars_requested, gaps.bars_filled, gaps.remaining.len()), (1, 2, filled, remaining));
+    assert_eq!(report.counts().gaps_remaining, remaining);
+    assert_eq!(report.tasks[0].to_json()["gaps"]["bars_filled"], filled);
+}
+
+#[tokio::test]
+async fn holes_beyond_the_request_budget_are_only_reported() {
+    let range = TimeRange::new(t(2025, 9, 1, 0), t(2025, 9, 1, 12)).unwrap();
+    let holes = [(2, 3), (5, 6), (8, 9)].map(|(a, b)| TimeRange::new(t(2025, 9, 1, a), t(2025, 9, 1, b)).unwrap());
+    let mut history = storing_history();
+    history.expect_coverage().never();
+    let mut source = MockMarketDataSource::new();
+    source.expect_fetch().withf(move |_, r| *r == range).times(1).returning(move |k, r| {
+        let bars = series_in(k, r)
+            .bars()
+            .iter()
+            .filter(|b| !holes.iter().any(|h| h.contains(b.open_time())))
+            .copied()
+            .collect();
+        Ok(OhlcvSeries::new(k.clone(), bars).unwrap())
+    });
+    source.expect_fetch().times(2).returning(|k, r| Ok(series_in(k, r)));
+    let mut req = request(&["EURUSD"], &[Timeframe::H1]);
+    req.from = Some(range.start());
+    req.to = Some(range.end());
+    let config = CollectConfig { max_gap_requests: 2, ..quick() };
+    let report = collector(source, history, vec![], config).run(&req, None).await;
+    let TaskOutcome::Stored { gaps, .. } = &report.tasks[0].outcome else { panic!("{report:?}") };
+    assert_eq!((gaps.found, gaps.bars_filled, gaps.remaining.len()), (3, 2, 1));
+    assert_eq!(gaps.remaining[0].start, t(2025, 9, 1, 8));
+}
+
+#[tokio::test]
+async fn a_revised_last_bar_is_fetched_again_and_written() {
+    let last = t(2025, 9, 2, 7);
+    let mut history = MockOhlcvDataRepository::new();
+    history.expect_coverage().returning(move |_| Ok(Some(Coverage { first: t(2025, 9, 1, 0), last, rows: 32 })));
+    history
+        .expect_upsert()
+        .times(1)
+        .withf(move |s| s.first().is_some_and(|b| b.open_time() == last && (b.close() - 1.18).abs() < 1e-12))
+        .returning(|s| Ok(WriteSummary { updated: 1, inserted: s.len() as u64 - 1, ..WriteSummary::default() }));
+    let mut source = MockMarketDataSource::new();
+    source.expect_fetch().times(1).returning(move |k, r| {
+        let mut bars = series_in(k, r).into_bars();
+        bars[0] = Bar::new(last, 1.1, 1.2, 1.0, 1.18, 12).unwrap();
+        Ok(OhlcvSeries::new(k.clone(), bars).unwrap())
+    });
+    let report = collector(source, history, vec![], quick()).run(&request(&["EURUSD"], &[Timeframe::H1]), None).await;
+    assert!(
+        matches!(&report.tasks[0].outcome, TaskOutcome::Stored { written, .. } if written.updated == 1),
+        "{report:?}"
+    );
 }

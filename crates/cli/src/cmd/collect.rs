@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axia_application::collect::ProgressFn;
 use axia_application::{CollectConfig, CollectOhlcvData, CollectRequest, TaskOutcome, TaskResult};
+use axia_domain::ports::MarketDataSource;
 use chrono::TimeDelta;
 
 use crate::cli::CollectArgs;
@@ -84,6 +85,9 @@ fn log_task(task: &TaskResult) {
         }
         _ => tracing::debug!(task = %task.to_json(), "task done"),
     }
+    for e in &task.source_errors {
+        tracing::warn!(series = %task.key, "source failed: {e}");
+    }
     for d in &task.degraded {
         tracing::warn!(series = %task.key, "degraded: {d}");
     }
@@ -94,23 +98,43 @@ fn print_human(report: &axia_application::CollectReport) {
     outln!("source: {}{label}", report.source);
     for t in &report.tasks {
         let what = match &t.outcome {
-            TaskOutcome::Stored { fetched, written, .. } => format!(
-                "{fetched:>6} fetched  {:>6} new  {:>4} updated  {:>6} unchanged",
-                written.inserted, written.updated, written.unchanged
-            ),
+            TaskOutcome::Stored { source, fetched, written, gaps, .. } => {
+                let mut line = format!(
+                    "{fetched:>6} fetched  {:>6} new  {:>4} updated  {:>6} unchanged  from {source}",
+                    written.inserted, written.updated, written.unchanged
+                );
+                if gaps.found > 0 {
+                    line.push_str(&format!(
+                        "  ({} gaps: {} bars re-requested, {} filled, {} gaps remaining)",
+                        gaps.found,
+                        gaps.bars_requested,
+                        gaps.bars_filled,
+                        gaps.remaining.len()
+                    ));
+                }
+                line
+            }
             TaskOutcome::UpToDate => "up to date".to_owned(),
             TaskOutcome::Failed { stage, error, .. } => format!("FAILED ({stage}): {error}"),
         };
         outln!("  {:<14} {what}", t.key.to_string());
+        if !t.failed() {
+            for e in &t.source_errors {
+                outln!("  {:<14}   (fell back: {e})", "");
+            }
+        }
     }
     let c = report.counts();
+    let served: Vec<String> = report.served_by().iter().map(|(s, n)| format!("{n} by {s}")).collect();
     outln!(
-        "{} tasks: {} stored, {} up to date, {} failed, {} degraded in {:.2?}",
+        "{} tasks: {} stored ({}), {} up to date, {} failed, {} degraded, {} gaps remaining in {:.2?}",
         c.tasks,
         c.stored,
+        if served.is_empty() { "none".to_owned() } else { served.join(", ") },
         c.up_to_date,
         c.failed,
         c.degraded,
+        c.gaps_remaining,
         report.elapsed
     );
 }

@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod bench;
 pub mod cache;
+pub mod chart;
 pub mod collect;
 pub mod daemon;
 pub mod data;

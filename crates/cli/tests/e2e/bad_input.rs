@@ -38,6 +38,8 @@ fn an_unreadable_file_is_refused() {
 #[case::bad_symbol(&["fetch", "EUR$USD", "H1"], "EUR$USD")]
 #[case::bad_time(&["collect", "--from", "yesterday"], "yesterday")]
 #[case::unknown_source(&["collect", "--source", "nowhere"], "nowhere")]
+#[case::unknown_source_in_a_list(&["collect", "--source", "yahoo,nowhere"], "unknown source")]
+#[case::bridge_without_url(&["collect", "--source", "mt5_bridge,yahoo"], "set [sources.mt5_bridge] url")]
 fn usage_errors_exit_2_and_name_the_culprit(#[case] args: &[&str], #[case] culprit: &str) {
     let s = Scratch::new();
     s.write("x.csv", &format!("{HEADER}{GOOD}"));

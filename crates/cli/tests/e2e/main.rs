@@ -3,6 +3,7 @@
 
 mod bad_input;
 mod bench;
+mod chart;
 mod collect;
 mod import;
 mod kill_switch;
@@ -10,4 +11,5 @@ mod maintenance;
 mod orders;
 mod redis;
 mod s3;
+mod sources;
 mod support;
