@@ -8,6 +8,7 @@ mod memory_state;
 mod mt5_bridge;
 mod object_store;
 mod paper_broker;
+mod provider_redis_outage;
 mod parquet;
 mod queue;
 mod redis;
