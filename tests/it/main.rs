@@ -9,6 +9,7 @@ mod mt5_bridge;
 mod object_store;
 mod paper_broker;
 mod parquet;
+mod provider_redis_outage;
 mod queue;
 mod redis;
 mod redis_cluster;

@@ -88,15 +88,15 @@ fn wait_for_cluster_state(ports: &[u16], want: &str, within: Duration) {
 }
 
 /// A `redis-server` child on loopback, killed (by its own PID) when dropped.
-struct Server {
-    port: u16,
+pub(crate) struct Server {
+    pub(crate) port: u16,
     dir: tempfile::TempDir,
     extra: Vec<String>,
     child: Option<Child>,
 }
 
 impl Server {
-    fn start() -> Self {
+    pub(crate) fn start() -> Self {
         Self::start_with(free_port(), &[])
     }
 
@@ -109,7 +109,7 @@ impl Server {
     }
 
     /// Starts the server (again) on its port and waits until it answers.
-    fn spawn(&mut self) {
+    pub(crate) fn spawn(&mut self) {
         assert!(self.child.is_none(), "the server is already running");
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
@@ -143,14 +143,14 @@ impl Server {
     }
 
     /// Kills the server (SIGKILL: no goodbye to the clients) and reaps it.
-    fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/0", self.port)
     }
 }
