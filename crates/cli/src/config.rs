@@ -406,7 +406,9 @@ fn check_table_name(table: &str) -> anyhow::Result<()> {
 mod orders;
 mod provider;
 
-pub use orders::{BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection};
+pub use orders::{
+    BrokerBackend, BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection,
+};
 pub use provider::{MemoryConfig, ProviderSection};
 
 mod sources;
@@ -486,7 +488,7 @@ impl Config {
         self.state.backend(&self.storage, &self.aws)?;
         self.queue.backend(&self.storage, &self.aws)?;
         self.events.backend(&self.aws)?;
-        self.broker.validate()?;
+        self.broker.validate(&self.sources)?;
         self.orders.symbols(&self.collector)?;
         self.check_sources(&self.collector.source).context("[collector] source")?;
         Ok(())
