@@ -406,9 +406,8 @@ fn check_table_name(table: &str) -> anyhow::Result<()> {
 mod orders;
 mod provider;
 
-pub use orders::{
-    BrokerBackend, BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection,
-};
+pub use orders::BrokerBackend;
+pub use orders::{BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection};
 pub use provider::{MemoryConfig, ProviderSection};
 
 mod sources;
