@@ -110,3 +110,88 @@ impl BridgeWatch {
         status.connected
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use axia_adapters::memory::InMemoryStateStore;
+    use axia_application::KillSwitchService;
+    use axia_application::orders::{KnownSymbols, OrderPorts, ProcessConfig};
+    use axia_domain::ports::{BrokerGateway, KillSwitchRepository, OrderRepository, QueueMessage};
+    use axia_domain::{ClientOrderId, Clock, Order, OrderSpec, OrderStatus, OrderType, Side, Symbol, SystemClock};
+    use axia_tests::fake_mt5_bridge::FakeMt5Bridge;
+    use chrono::Utc;
+    use rust_decimal::dec;
+
+    use super::*;
+
+    async fn setup() -> (FakeMt5Bridge, Arc<Mt5Bridge>, Arc<InMemoryStateStore>, ProcessOrder) {
+        let fake = FakeMt5Bridge::start("t", "UTC".parse().unwrap()).await;
+        fake.set_quote("EURUSD", dec!(1.1));
+        let bridge = Arc::new(Mt5Bridge::new(fake.settings(Duration::from_secs(5))).unwrap());
+        let state = Arc::new(InMemoryStateStore::new());
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        KillSwitchService::new(state.clone() as Arc<dyn KillSwitchRepository>, clock.clone())
+            .initialise("test")
+            .await
+            .unwrap();
+        let ports = OrderPorts {
+            orders: state.clone(),
+            positions: state.clone(),
+            kill_switch: state.clone(),
+            broker: bridge.clone(),
+            events: Arc::new(axia_adapters::events::LogEventPublisher::new()),
+            clock,
+        };
+        let process = ProcessOrder::new(ports, KnownSymbols::Any, ProcessConfig::default());
+        (fake, bridge, state, process)
+    }
+
+    #[tokio::test]
+    async fn fill_feed_records_a_resting_fill_once_and_gives_up_on_an_order_never_stored() {
+        let (fake, bridge, state, process) = setup().await;
+        let limit = r#"{"schema_version": 1, "client_order_id": "l-1", "symbol": "EURUSD", "side": "buy", "type": "limit", "quantity": "2", "limit_price": "1.098"}"#;
+        let message = QueueMessage { id: "m".into(), receipt: "r".into(), body: limit.into(), receive_count: 1 };
+        assert_eq!(process.handle(&message).await.kind(), "working");
+        // An order placed at the bridge by someone else: its fill has no stored order.
+        let spec = OrderSpec::new(
+            ClientOrderId::new("other-1").unwrap(),
+            Symbol::new("EURUSD").unwrap(),
+            Side::Buy,
+            OrderType::Limit,
+            dec!(1),
+            Some(dec!(1.097)),
+        );
+        let mut other = Order::received(spec, Utc::now());
+        other.transition(OrderStatus::Accepted, Utc::now()).unwrap();
+        assert!(matches!(bridge.execute(&other).await, Ok(axia_domain::ports::Execution::Working { .. })));
+        fake.set_quote("EURUSD", dec!(1.095));
+
+        let feed = FillFeed::new(bridge, process);
+        feed.once().await;
+        let stored = OrderRepository::get(&*state, &ClientOrderId::new("l-1").unwrap()).await.unwrap().unwrap();
+        assert_eq!((stored.status(), stored.average_fill_price()), (OrderStatus::Filled, Some(dec!(1.095))));
+        assert_eq!(
+            feed.pending.lock().await.iter().map(|(f, n)| (f.client_order_id.as_str(), *n)).collect::<Vec<_>>(),
+            [("other-1", 1)]
+        );
+        for _ in 1..MAX_ATTEMPTS {
+            feed.once().await;
+        }
+        assert!(feed.pending.lock().await.is_empty(), "given up after {MAX_ATTEMPTS} attempts");
+        let again = OrderRepository::get(&*state, &ClientOrderId::new("l-1").unwrap()).await.unwrap().unwrap();
+        assert_eq!(again.version(), stored.version(), "recorded once");
+    }
+
+    #[tokio::test]
+    async fn bridge_watch_reports_the_connection_of_the_last_request() {
+        let (fake, bridge, _, _) = setup().await;
+        let watch = BridgeWatch::start(bridge.clone()).await;
+        assert!(watch.connected());
+        fake.set_connected(false);
+        assert!(bridge.poll_fills().await.is_err());
+        assert!(!watch.connected());
+        assert_eq!(*watch.last.lock().unwrap(), Some(false));
+    }
+}
