@@ -406,6 +406,7 @@ fn check_table_name(table: &str) -> anyhow::Result<()> {
 mod orders;
 mod provider;
 
+pub use orders::BrokerBackend;
 pub use orders::{BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection};
 pub use provider::{MemoryConfig, ProviderSection};
 
@@ -486,7 +487,7 @@ impl Config {
         self.state.backend(&self.storage, &self.aws)?;
         self.queue.backend(&self.storage, &self.aws)?;
         self.events.backend(&self.aws)?;
-        self.broker.validate()?;
+        self.broker.validate(&self.sources)?;
         self.orders.symbols(&self.collector)?;
         self.check_sources(&self.collector.source).context("[collector] source")?;
         Ok(())

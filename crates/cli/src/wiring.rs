@@ -15,14 +15,14 @@ use axia_application::collect::SourceChain;
 use axia_application::orders::{KnownSymbols, OrderPorts, ProcessConfig, ProcessOrder};
 use axia_application::provider::{OhlcvDataProvider, ProviderTiers};
 use axia_application::{KillSwitchMirror, KillSwitchService};
-use axia_domain::ports::{MarketDataSource, ObjectStore, OhlcvDataRepository};
+use axia_domain::ports::{BrokerGateway, MarketDataSource, ObjectStore, OhlcvDataRepository};
 use axia_domain::{Clock, FixedClock, SeriesKey, Symbol, SystemClock, Timeframe};
 
 use anyhow::Context;
 use tokio::sync::OnceCell;
 
-use crate::config::{Config, EventsBackend, HistoryBackend, QueueBackend, SourceName, StateBackend};
-use crate::error::{CliResult, UsageContext};
+use crate::config::{BrokerBackend, Config, EventsBackend, HistoryBackend, QueueBackend, SourceName, StateBackend};
+use crate::error::{CliError, CliResult, UsageContext};
 use crate::prices::HotFirstPrices;
 use crate::state::StateStores;
 use crate::timearg::parse_utc;
@@ -53,6 +53,7 @@ pub struct App {
     pub events_backend: EventsBackend,
     events: Arc<OnceCell<Events>>,
     broker: Arc<std::sync::OnceLock<Arc<PaperBroker>>>,
+    bridge_broker: Arc<std::sync::OnceLock<Arc<Mt5Bridge>>>,
     provider: Arc<std::sync::OnceLock<OhlcvDataProvider>>,
     data_clock: Arc<dyn Clock>,
 }
@@ -101,6 +102,7 @@ impl App {
             events_backend,
             events: Arc::default(),
             broker: Arc::default(),
+            bridge_broker: Arc::default(),
             provider: Arc::default(),
             data_clock,
         })
@@ -134,6 +136,34 @@ impl App {
         Arc::clone(self.broker.get_or_init(|| {
             Arc::new(PaperBroker::new(self.prices(), self.data_clock(), self.config.broker.paper.clone()))
         }))
+    }
+
+    /// The broker `[broker] backend` names, built on the first call (one per process: the paper
+    /// broker remembers its resting orders, the bridge client its connection status and fills
+    /// cursor).
+    ///
+    /// # Errors
+    /// An unknown backend, or `mt5_bridge` without (or with invalid) `[sources.mt5_bridge]`
+    /// settings (usage errors; the configuration check catches them first).
+    pub fn broker_choice(&self) -> CliResult<Broker> {
+        match self.config.broker.kind().usage()? {
+            BrokerBackend::Paper => Ok(Broker::Paper(self.broker())),
+            BrokerBackend::Mt5Bridge => {
+                if let Some(bridge) = self.bridge_broker.get() {
+                    return Ok(Broker::Mt5(Arc::clone(bridge)));
+                }
+                let Some(settings) = self.config.sources.mt5_bridge.settings().usage()? else {
+                    return Err(anyhow::anyhow!(
+                        "[broker] backend = \"mt5_bridge\": [sources.mt5_bridge] url is not set"
+                    ))
+                    .usage();
+                };
+                let bridge = Arc::new(
+                    Mt5Bridge::with_clock(settings, Arc::clone(&self.clock)).context("[sources.mt5_bridge]").usage()?,
+                );
+                Ok(Broker::Mt5(Arc::clone(self.bridge_broker.get_or_init(|| bridge))))
+            }
+        }
     }
 
     /// "Now" for reading the market: the wall clock, or, when `[collector] source` replays a
@@ -197,18 +227,24 @@ impl App {
         }
     }
 
-    /// The order-processing use case over the state store, the broker and the events.
+    /// The order-processing use case over the state store, the broker of `[broker] backend`
+    /// ([`App::broker_choice`]) and the events.
     ///
     /// # Errors
-    /// The state store or the event publisher cannot be opened; invalid `[orders] symbols`.
+    /// The state store or the event publisher cannot be opened; invalid `[orders] symbols` or
+    /// broker settings.
     pub async fn process_order(&self) -> anyhow::Result<ProcessOrder> {
+        let broker = match self.broker_choice() {
+            Ok(broker) => broker.gateway(),
+            Err(CliError::Usage(e) | CliError::Failed(e)) => return Err(e),
+        };
         let stores = self.state().await?;
         let events = self.events().await?;
         let ports = OrderPorts {
             orders: Arc::clone(&stores.orders),
             positions: Arc::clone(&stores.positions),
             kill_switch: Arc::clone(&stores.kill_switch),
-            broker: self.broker(),
+            broker,
             events: Arc::clone(&events.publisher),
             clock: Arc::clone(&self.clock),
         };
@@ -296,6 +332,36 @@ impl App {
                 )
             }
         })
+    }
+}
+
+/// The broker of `[broker] backend` as its concrete type: the order daemon feeds each its own
+/// way (bars to the paper broker, fill polling to the bridge).
+#[derive(Debug, Clone)]
+pub enum Broker {
+    /// The paper broker ([`App::broker`]).
+    Paper(Arc<PaperBroker>),
+    /// The MT5 bridge (`[sources.mt5_bridge]`).
+    Mt5(Arc<Mt5Bridge>),
+}
+
+impl Broker {
+    /// The broker as the port the order use case calls.
+    #[must_use]
+    pub fn gateway(&self) -> Arc<dyn BrokerGateway> {
+        match self {
+            Self::Paper(paper) => Arc::clone(paper) as Arc<dyn BrokerGateway>,
+            Self::Mt5(bridge) => Arc::clone(bridge) as Arc<dyn BrokerGateway>,
+        }
+    }
+
+    /// The backend name (`paper` or `mt5_bridge`).
+    #[must_use]
+    pub const fn name(&self) -> &'static str {
+        match self {
+            Self::Paper(_) => "paper",
+            Self::Mt5(_) => "mt5_bridge",
+        }
     }
 }
 

@@ -225,7 +225,8 @@ mod tests {
         for s in Scenario::ALL {
             assert_eq!(Scenario::parse(s.name()), Some(s));
         }
-        assert_eq!(Scenario::parse("provider_chart_30d"), None);
+        assert_eq!(Scenario::parse(" provider_chart_30d "), Some(Scenario::ProviderChart30d));
+        assert_eq!(Scenario::parse("provider_chart"), None);
         let mut names: Vec<_> = Scenario::ALL.iter().map(|s| s.name()).collect();
         names.dedup();
         assert_eq!(names.len(), Scenario::ALL.len());

@@ -6,12 +6,20 @@
 //! - a heartbeat every `[orders] heartbeat_secs`: a `tracing` line (target `axia::metrics`,
 //!   `metric = "orders_heartbeat"` with the running totals) and, when `[redis] url` is set, the
 //!   field `heartbeat:orders` of Redis `system:status`;
-//! - a bar feed every `[orders] bars_every_secs`: each new closed bar of a symbol with open
-//!   positions or resting orders goes first to `PaperBroker::on_bar` (resting limit / stop orders
-//!   it reaches fill, and [`ProcessOrder::record_resting_fill`] records order, trade and
-//!   position), then to [`ManageExits::on_bar`] (stop losses and take profits close positions,
-//!   trailing stops tighten), as `docs/paper-broker.md` asks;
+//! - with the paper broker (`[broker] backend = "paper"`), a bar feed every
+//!   `[orders] bars_every_secs`: each new closed bar of a symbol with open positions or resting
+//!   orders goes first to `PaperBroker::on_bar` (resting limit / stop orders it reaches fill, and
+//!   [`ProcessOrder::record_resting_fill`] records order, trade and position), then to
+//!   [`ManageExits::on_bar`] (stop losses and take profits close positions, trailing stops
+//!   tighten), as `docs/paper-broker.md` asks;
+//! - with the MT5 bridge (`[broker] backend = "mt5_bridge"`), a fill feed at the same pace
+//!   instead ([`bridge`]): the fills of resting orders the bridge reports go to
+//!   [`ProcessOrder::record_resting_fill`]; neither the paper broker nor the exit manager runs,
+//!   since the terminal manages stop losses and take profits server-side. The heartbeat then
+//!   carries `broker_connected`;
 //! - one summary line at the end (JSON when stdout is not a terminal or with `--json`).
+
+mod bridge;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -32,7 +40,9 @@ use tokio::sync::watch;
 use crate::cli::RunArgs;
 use crate::cmd::orders::want_json;
 use crate::error::{CliError, CliResult};
-use crate::wiring::App;
+use crate::wiring::{App, Broker};
+
+use bridge::{BridgeWatch, FillFeed};
 
 /// The component name of the heartbeat.
 const COMPONENT: &str = "orders";
@@ -49,11 +59,16 @@ const IDLE_WAIT: Duration = Duration::from_secs(1);
 pub async fn run(app: &App, args: RunArgs) -> CliResult {
     let (stop_tx, stop_rx) = watch::channel(false);
     listen_for_signals(stop_tx)?;
+    let broker = app.broker_choice()?;
     let queue = app.queue().await.map_err(CliError::Failed)?;
     let process = app.process_order().await.map_err(CliError::Failed)?;
     let stores = app.state().await.map_err(CliError::Failed)?;
     let redis = app.redis_bars.as_ref().map(|r| RedisSystemStatus::with_client(Arc::clone(r.client())));
-    let heartbeat = Arc::new(DaemonHeartbeat { redis });
+    let bridge = match &broker {
+        Broker::Mt5(bridge) => Some(BridgeWatch::start(Arc::clone(bridge)).await),
+        Broker::Paper(_) => None,
+    };
+    let heartbeat = Arc::new(DaemonHeartbeat { redis, bridge });
     let processor = OrderProcessor::new(queue.port(), process.clone()).with_heartbeat(heartbeat);
     let cfg = &app.config;
     let options = RunOptions {
@@ -65,16 +80,19 @@ pub async fn run(app: &App, args: RunArgs) -> CliResult {
         heartbeat_every: Duration::from_secs(cfg.orders.heartbeat_secs),
         ..RunOptions::default()
     };
-    tracing::info!(queue = %queue.location, broker = "paper", until_idle = args.until_idle, "order daemon started");
-    let feed = BarFeed {
-        prices: app.prices(),
-        broker: app.broker(),
-        process,
-        positions: Arc::clone(&stores.positions),
-        exits: ManageExits::new(Arc::clone(&stores.positions), Arc::clone(&app.clock)),
-        clock: Arc::clone(&app.clock),
-        timeframe: cfg.broker.paper.base_timeframe,
-        fed: tokio::sync::Mutex::default(),
+    tracing::info!(queue = %queue.location, broker = broker.name(), until_idle = args.until_idle, "order daemon started");
+    let feed = match broker {
+        Broker::Paper(paper) => Feed::Bars(BarFeed {
+            prices: app.prices(),
+            broker: paper,
+            process,
+            positions: Arc::clone(&stores.positions),
+            exits: ManageExits::new(Arc::clone(&stores.positions), Arc::clone(&app.clock)),
+            clock: Arc::clone(&app.clock),
+            timeframe: cfg.broker.paper.base_timeframe,
+            fed: tokio::sync::Mutex::default(),
+        }),
+        Broker::Mt5(bridge) => Feed::Fills(FillFeed::new(bridge, process)),
     };
     let every = Duration::from_secs(cfg.orders.bars_every_secs);
     let summary = tokio::select! {
@@ -82,7 +100,8 @@ pub async fn run(app: &App, args: RunArgs) -> CliResult {
         summary = processor.run(options, stop_rx.clone()) => summary,
         () = feed.run(every, stop_rx) => unreachable!("the bar feed runs until the processor stops"),
     };
-    // One last feed so that the bars of a short run (`--until-idle`) reach the exits too.
+    // One last feed so that the bars of a short run (`--until-idle`) reach the exits too (and
+    // the fills the bridge reported meanwhile are recorded).
     if !every.is_zero() {
         feed.once().await;
     }
@@ -144,15 +163,18 @@ fn print_summary(summary: &RunSummary, queue: &str, json_out: bool) {
     }
 }
 
-/// The daemon's heartbeat: a metric line, and Redis `system:status` when configured.
+/// The daemon's heartbeat: a metric line (with `broker_connected` when the broker is the MT5
+/// bridge), and Redis `system:status` when configured.
 #[derive(Debug)]
 struct DaemonHeartbeat {
     redis: Option<RedisSystemStatus>,
+    bridge: Option<BridgeWatch>,
 }
 
 #[async_trait]
 impl Heartbeat for DaemonHeartbeat {
     async fn beat(&self, at: DateTime<Utc>, s: &RunSummary) {
+        let broker_connected = self.bridge.as_ref().map(BridgeWatch::connected);
         tracing::info!(
             target: "axia::metrics",
             metric = "orders_heartbeat",
@@ -166,12 +188,44 @@ impl Heartbeat for DaemonHeartbeat {
             dead_lettered = s.dead_lettered,
             retried = s.retried,
             errors = s.errors,
+            broker_connected,
             "heartbeat"
         );
         if let Some(redis) = &self.redis
             && let Err(e) = redis.heartbeat(COMPONENT, at).await
         {
             tracing::warn!(error = %e, "heartbeat not written to Redis system:status");
+        }
+    }
+}
+
+/// What the daemon does every `[orders] bars_every_secs`, by broker.
+enum Feed {
+    /// New bars to the paper broker and the exit manager.
+    Bars(BarFeed),
+    /// The bridge's resting-order fills to the order store.
+    Fills(FillFeed),
+}
+
+impl Feed {
+    /// Every `every` until shutdown; never when `every` is zero.
+    async fn run(&self, every: Duration, mut stop: watch::Receiver<bool>) {
+        if every.is_zero() {
+            return std::future::pending().await;
+        }
+        loop {
+            tokio::select! {
+                _ = stop.wait_for(|s| *s) => return std::future::pending().await,
+                () = tokio::time::sleep(every) => {}
+            }
+            self.once().await;
+        }
+    }
+
+    async fn once(&self) {
+        match self {
+            Self::Bars(feed) => feed.once().await,
+            Self::Fills(feed) => feed.once().await,
         }
     }
 }
@@ -191,20 +245,6 @@ struct BarFeed {
 }
 
 impl BarFeed {
-    /// Every `every` until shutdown; never when `every` is zero.
-    async fn run(&self, every: Duration, mut stop: watch::Receiver<bool>) {
-        if every.is_zero() {
-            return std::future::pending().await;
-        }
-        loop {
-            tokio::select! {
-                _ = stop.wait_for(|s| *s) => return std::future::pending().await,
-                () = tokio::time::sleep(every) => {}
-            }
-            self.once().await;
-        }
-    }
-
     /// Feeds the bars of each symbol with open positions or resting orders that closed since the
     /// last feed, oldest first. The first time this process sees a symbol it starts at the last
     /// change of its positions (`updated_at`: a fill, or a stop an earlier feed moved) or at the

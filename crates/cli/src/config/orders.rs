@@ -12,7 +12,7 @@ use axia_adapters::queue::{SqliteQueueSettings, SqsSettings};
 use axia_domain::Symbol;
 use serde::{Deserialize, Serialize};
 
-use super::{AwsSection, CollectorConfig, StorageConfig, non_empty};
+use super::{AwsSection, CollectorConfig, SourcesSection, StorageConfig, non_empty};
 
 /// `[queue]`: the order request queue. Every key can be set by env, e.g.
 /// `AXIA_QUEUE__BACKEND=sqs`.
@@ -206,12 +206,14 @@ impl EventsSection {
     }
 }
 
-/// `[broker]`: where orders execute. Only the paper broker exists in this build; its settings are
-/// `[broker.paper]` (e.g. `AXIA_BROKER__PAPER__MAX_PRICE_AGE_SECS=600`).
+/// `[broker]`: where orders execute: the paper broker (settings `[broker.paper]`, e.g.
+/// `AXIA_BROKER__PAPER__MAX_PRICE_AGE_SECS=600`) or the MT5 bridge (reached with the
+/// `[sources.mt5_bridge]` settings, `docs/mt5-bridge.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BrokerSection {
-    /// `paper` (fills against the stored bars, `docs/paper-broker.md`).
+    /// `paper` (fills against the stored bars, `docs/paper-broker.md`) or `mt5_bridge` (a
+    /// MetaTrader 5 terminal behind the bridge of `[sources.mt5_bridge]`).
     pub backend: String,
     /// The paper broker's settings.
     pub paper: PaperBrokerConfig,
@@ -223,22 +225,45 @@ impl Default for BrokerSection {
     }
 }
 
+/// The broker `[broker] backend` names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokerBackend {
+    /// The paper broker.
+    Paper,
+    /// The MT5 bridge of `[sources.mt5_bridge]`.
+    Mt5Bridge,
+}
+
 impl BrokerSection {
-    /// Checks the backend name and the paper settings.
+    /// Checks the backend name and the paper settings; `mt5_bridge` needs
+    /// `[sources.mt5_bridge] url`.
     ///
     /// # Errors
-    /// Another backend than `paper`; a negative spread or slippage.
-    pub(super) fn validate(&self) -> anyhow::Result<()> {
-        if self.backend != "paper" {
+    /// Another backend than `paper` or `mt5_bridge`; `mt5_bridge` without a bridge URL or with
+    /// invalid bridge settings; a negative spread or slippage.
+    pub(super) fn validate(&self, sources: &SourcesSection) -> anyhow::Result<()> {
+        if self.kind()? == BrokerBackend::Mt5Bridge && sources.mt5_bridge.settings()?.is_none() {
             bail!(
-                "[broker] backend = {:?}: this build has the \"paper\" broker only (AXIA_BROKER__BACKEND)",
-                self.backend
+                "[broker] backend = \"mt5_bridge\" needs [sources.mt5_bridge] url (or \
+                 AXIA_SOURCES__MT5_BRIDGE__URL), e.g. http://10.0.0.5:8787"
             );
         }
         if self.paper.spread.is_sign_negative() || self.paper.slippage.is_sign_negative() {
             bail!("[broker.paper] spread and slippage must not be negative");
         }
         Ok(())
+    }
+
+    /// The backend `backend` names.
+    ///
+    /// # Errors
+    /// Another name than `paper` or `mt5_bridge`.
+    pub fn kind(&self) -> anyhow::Result<BrokerBackend> {
+        match self.backend.trim() {
+            "paper" => Ok(BrokerBackend::Paper),
+            "mt5_bridge" => Ok(BrokerBackend::Mt5Bridge),
+            other => bail!("[broker] backend = {other:?}: use \"paper\" or \"mt5_bridge\" (AXIA_BROKER__BACKEND)"),
+        }
     }
 }
 
@@ -344,7 +369,8 @@ mod tests {
     #[case::visibility("AXIA_QUEUE__VISIBILITY_TIMEOUT_SECS", "0", "visibility_timeout_secs")]
     #[case::events("AXIA_EVENTS__BACKEND", "kinesis", "\"log\" or \"sns\"")]
     #[case::topic("AXIA_EVENTS__SNS_TOPIC_NAME", "a/b", "not a valid SNS topic name")]
-    #[case::broker("AXIA_BROKER__BACKEND", "ib", "\"paper\" broker only")]
+    #[case::broker("AXIA_BROKER__BACKEND", "ib", "\"paper\" or \"mt5_bridge\"")]
+    #[case::bridge_url("AXIA_BROKER__BACKEND", "mt5_bridge", "needs [sources.mt5_bridge] url")]
     #[case::symbols("AXIA_ORDERS__SYMBOLS", "[\"EUR USD!\"]", "[orders] symbols")]
     fn order_sections_refuse_bad_values(#[case] key: &str, #[case] value: &str, #[case] says: &str) {
         figment::Jail::expect_with(|jail| {

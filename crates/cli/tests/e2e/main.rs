@@ -9,6 +9,7 @@ mod import;
 mod kill_switch;
 mod maintenance;
 mod orders;
+mod orders_mt5;
 mod provider;
 mod redis;
 mod s3;
