@@ -3,7 +3,7 @@
 //! prefix; and with Redis unreachable.
 
 use axia_tests::redis_raw::{RawRedis, test_redis_url};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::Value;
 
 use crate::support::{Scratch, stderr};
@@ -15,8 +15,10 @@ fn unique_prefix() -> String {
 
 /// The synthetic market ends at the last full hour before now, so the last 24 h hold bars
 /// (on trading days) and a second run finds nothing new.
+/// A Tuesday noon: the replayed market's "now" (Redis keeps its last 24 h, a whole trading
+/// day, whatever day the tests run on).
 fn synthetic_end() -> String {
-    (Utc::now().duration_trunc(TimeDelta::hours(1)).unwrap() - TimeDelta::hours(1)).to_rfc3339()
+    "2025-09-02T12:00:00Z".to_owned()
 }
 
 struct Env {
@@ -147,7 +149,7 @@ fn with_redis_unreachable_collect_is_degraded_and_fetch_answers_from_history() {
     let args = ["fetch", "EURUSD", "M1", "--days", "2", "--use-case", "chart", "--format", "csv"];
     let out = s.axia_env(&args, &env.pairs());
     assert!(out.status.success(), "{}", stderr(&out));
-    let without_redis = s.ok(&args);
+    let without_redis = s.ok_env(&args, &[("AXIA_COLLECTOR__SYNTHETIC_END", synthetic_end().as_str())]);
     assert_eq!(String::from_utf8_lossy(&out.stdout), without_redis);
     assert!(without_redis.lines().count() > 1, "no bars: {without_redis}");
     assert!(stderr(&out).contains("degraded"), "{}", stderr(&out));
