@@ -74,13 +74,9 @@ impl Queue {
     pub async fn check(&self) -> anyhow::Result<()> {
         if let Some(sqs) = &self.sqs {
             let settings = sqs.settings();
-            sqs.check_queues().await.map_err(|e| {
-                anyhow!(
-                    "the SQS queue {} or its DLQ {}: {e} (create them with `axia init`)",
-                    settings.queue_name,
-                    settings.dlq_name
-                )
-            })?;
+            sqs.check_queues()
+                .await
+                .map_err(|e| anyhow!("the SQS queue {} or its DLQ {}: {e}", settings.queue_name, settings.dlq_name))?;
         }
         Ok(())
     }

@@ -104,7 +104,7 @@ where
 {
     tokio::time::timeout(limit, future)
         .await
-        .unwrap_or_else(|_| Err(anyhow!("no answer from {what} within {} s (endpoint unreachable?)", limit.as_secs())))
+        .unwrap_or_else(|_| Err(anyhow!("no answer from {what} within {limit:?} (endpoint unreachable?)")))
 }
 
 async fn history(app: &App) -> Check {
@@ -271,5 +271,27 @@ async fn broker(app: &App) -> Check {
         Ok(BrokerBackend::Paper) => Check::new("broker", "paper (fills against the stored bars)", "", Ok(())),
         Ok(BrokerBackend::Mt5Bridge) => bridge(app, "broker").await,
         Err(e) => Check::new("broker", &app.config.broker.backend, "[broker] backend", Err(e)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_line_says_ok_or_why_not_and_what_to_check() {
+        let ok = Check::new("redis", "redis://h:6379/0", "[redis] url", Ok(()));
+        assert_eq!(ok.line(), "redis  redis://h:6379/0  ok");
+        assert_eq!((ok.error, ok.hint), (None, None));
+        let failed = Check::new("redis", "redis://h:1/0", "[redis] url", Err(anyhow!("connection refused")));
+        assert_eq!(failed.line(), "redis  redis://h:1/0  FAILED: connection refused — check [redis] url");
+        assert!(!failed.ok);
+    }
+
+    #[tokio::test]
+    async fn a_check_that_hangs_fails_at_its_timeout() {
+        let never = Box::pin(std::future::pending::<anyhow::Result<()>>());
+        let err = bounded(Duration::from_millis(20), "the thing", never).await.unwrap_err();
+        assert!(err.to_string().contains("no answer from the thing"), "{err}");
     }
 }
