@@ -5,6 +5,9 @@
 
 use std::sync::atomic::{AtomicU32, Ordering};
 
+use axia_adapters::csv_import::SourceTz;
+use axia_tests::fake_mt5_bridge::FakeMt5Bridge;
+use axia_tests::fake_yahoo::FakeYahoo;
 use axia_tests::redis_raw::test_redis_url;
 use serde_json::Value;
 
@@ -167,4 +170,50 @@ fn check_against_the_local_servers_names_each_endpoint_and_an_unreachable_redis(
     assert!(c["hint"].as_str().unwrap_or_default().contains("[redis] url"), "{c}");
     assert!(checks.iter().filter(|c| c["name"] != "redis").all(|c| c["ok"] == true), "{checks:?}");
     assert!(err.contains("redis"), "stderr names Redis: {err}");
+}
+
+#[test]
+fn check_tries_each_source_and_the_bridge_broker() {
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().expect("runtime");
+    let tz: SourceTz = "+03:00".parse().expect("offset");
+    let (yahoo, bridge) =
+        rt.block_on(async { (FakeYahoo::start().await, FakeMt5Bridge::start("bridge-token", tz).await) });
+    let yahoo_url = yahoo.base_url();
+    let mut env = vec![
+        ("AXIA_COLLECTOR__SOURCE", "mt5_bridge,yahoo"),
+        ("AXIA_SOURCES__YAHOO__BASE_URL", yahoo_url.as_str()),
+        ("AXIA_SOURCES__MT5_BRIDGE__URL", bridge.url()),
+        ("AXIA_SOURCES__MT5_BRIDGE__TOKEN", "bridge-token"),
+        ("AXIA_SOURCES__MT5_BRIDGE__SERVER_TZ", "+03:00"),
+        ("AXIA_BROKER__BACKEND", "mt5_bridge"),
+    ];
+    let s = Scratch::new();
+    s.ok_env(&["init"], &env);
+    let (code, checks, ok, err) = check(&s, &env);
+    assert_eq!((code, ok), (0, true), "{checks:?}\n{err}");
+    let names: Vec<&str> = checks.iter().filter_map(|c| c["name"].as_str()).collect();
+    assert_eq!(names, ["history", "redis", "state", "queue", "events", "source:mt5_bridge", "source:yahoo", "broker"]);
+    assert_eq!(named(&checks, "source:yahoo")["target"], yahoo_url.as_str());
+    assert_eq!(named(&checks, "source:mt5_bridge")["target"], bridge.url());
+    assert_eq!(named(&checks, "broker")["target"], bridge.url());
+
+    bridge.set_connected(false);
+    let (code, checks, _, _) = check(&s, &env);
+    assert_eq!(code, 1, "{checks:?}");
+    for name in ["source:mt5_bridge", "broker"] {
+        let c = named(&checks, name);
+        assert!(c["error"].as_str().unwrap_or_default().contains("not connected"), "{c}");
+        assert!(c["hint"].as_str().unwrap_or_default().contains("[sources.mt5_bridge]"), "{c}");
+    }
+    bridge.set_connected(true);
+
+    env.retain(|(k, _)| *k != "AXIA_SOURCES__YAHOO__BASE_URL");
+    env.push(("AXIA_SOURCES__YAHOO__BASE_URL", "http://127.0.0.1:1"));
+    let (code, checks, _, _) = check(&s, &env);
+    assert_eq!(code, 1, "{checks:?}");
+    let c = named(&checks, "source:yahoo");
+    assert_eq!(c["ok"], false, "{c}");
+    assert!(c["error"].as_str().unwrap_or_default().contains("http://127.0.0.1:1"), "{c}");
+    assert!(c["hint"].as_str().unwrap_or_default().contains("[sources.yahoo] base_url"), "{c}");
+    assert_eq!(named(&checks, "source:mt5_bridge")["ok"], true, "{checks:?}");
 }
