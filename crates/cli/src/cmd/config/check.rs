@@ -18,7 +18,7 @@ use futures::future::join_all;
 use serde::Serialize;
 use serde_json::json;
 
-use crate::config::{BrokerBackend, EventsBackend, HistoryBackend, QueueBackend, SourceName, StateBackend};
+use crate::config::{BrokerBackend, EventsBackend, QueueBackend, SourceName, StateBackend};
 use crate::error::{CliError, CliResult};
 use crate::state::{StateStore, StateStores};
 use crate::trading::{Events, Queue};
@@ -114,15 +114,8 @@ async fn history(app: &App) -> Check {
         let result = bounded(AWS_TIMEOUT, "S3", Box::pin(async { Ok(bucket.check_bucket().await?) })).await;
         return Check::new("history", format!("s3://{}", bucket.bucket()), HINT, result);
     }
-    let HistoryBackend::Local(root) = app
-        .config
-        .storage
-        .history_backend(&app.config.aws)
-        .unwrap_or_else(|_| HistoryBackend::Local(app.config.storage.base_path.clone()))
-    else {
-        unreachable!("no S3 store: the local backend")
-    };
-    let root = std::path::absolute(&root).unwrap_or(root);
+    // No bucket: the local backend, rooted at `[storage] base_path`.
+    let root = absolute(&app.config.storage.base_path);
     let result = bounded(AWS_TIMEOUT, "the local disk", Box::pin(local_writable(&root))).await;
     Check::new("history", format!("file://{}", root.display()), HINT, result)
 }
