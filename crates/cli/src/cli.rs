@@ -87,6 +87,10 @@ pub enum Command {
     /// Render the last N days of a series as a candlestick chart: an interactive HTML page or a
     /// PNG image (chosen by the output file's extension).
     Chart(ChartArgs),
+    /// The effective configuration: print it (secrets as `***`) or check it against every
+    /// configured endpoint.
+    #[command(subcommand)]
+    Config(ConfigCommand),
 }
 
 /// `axia orders …`.
@@ -528,4 +532,27 @@ pub struct ChartArgs {
     /// first; `analysis` reads the history tier only.
     #[arg(long, value_enum, default_value = "chart")]
     pub use_case: UseCase,
+}
+
+/// `axia config …`.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (defaults, then the file, then `AXIA_*` variables) as
+    /// TOML, with every secret (`[redis] password`, `[sources.mt5_bridge] token`, any key named
+    /// *password*, *token* or *secret*) as `***` and URLs without their credentials.
+    Show {
+        /// JSON instead of TOML (unset options are `null`).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Validate the configuration and try every configured endpoint, one line each (`ok` or
+    /// `FAILED: <reason> — check <what>`): the history tier, Redis, the state store, the queue
+    /// and its DLQ, the events topic, the sources of `[collector] source` and the broker. Each
+    /// check is bounded by a timeout; exit 1 when any fails.
+    Check {
+        /// Print `{"checks": [{"name", "target", "ok", "error", "hint"}], "ok"}` as JSON (the
+        /// default when stdout is not a terminal).
+        #[arg(long)]
+        json: bool,
+    },
 }

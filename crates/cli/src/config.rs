@@ -410,6 +410,7 @@ pub use orders::BrokerBackend;
 pub use orders::{BrokerSection, EventsBackend, EventsSection, OrdersSection, QueueBackend, QueueSection};
 pub use provider::{MemoryConfig, ProviderSection};
 
+pub mod keys;
 mod sources;
 
 pub use sources::{SourceName, SourcesSection, parse_source_list};

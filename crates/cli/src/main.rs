@@ -65,6 +65,7 @@ async fn run(cli: Cli) -> CliResult {
         Command::Orders(command) => cmd::orders::run(&app, command).await,
         Command::Positions(command) => cmd::positions::run(&app, command).await,
         Command::Chart(args) => cmd::chart::run(&app, args).await,
+        Command::Config(command) => cmd::config::run(&app, command).await,
     }
 }
 

@@ -66,6 +66,21 @@ impl Queue {
         Self::connect(backend).await
     }
 
+    /// Checks that the queue is there without changing it: the SQLite file was opened by
+    /// [`Queue::open`]; SQS: both queues are looked up (`GetQueueUrl`).
+    ///
+    /// # Errors
+    /// A missing queue or DLQ, or SQS unreachable; the message names what to check.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        if let Some(sqs) = &self.sqs {
+            let settings = sqs.settings();
+            sqs.check_queues()
+                .await
+                .map_err(|e| anyhow!("the SQS queue {} or its DLQ {}: {e}", settings.queue_name, settings.dlq_name))?;
+        }
+        Ok(())
+    }
+
     /// Opens the queue, creating the SQLite file (and its directory), or the SQS queue and its
     /// DLQ with the redrive policy, when missing. Idempotent.
     ///
@@ -160,6 +175,17 @@ impl Events {
                     sns: Some(sns),
                 })
             }
+        }
+    }
+
+    /// Checks that the SNS topic exists without creating it; the log needs nothing.
+    ///
+    /// # Errors
+    /// The topic is missing, or SNS cannot be reached or refuses.
+    pub async fn check(&self) -> anyhow::Result<()> {
+        match &self.sns {
+            Some(sns) => sns.check_topic().await.map_err(|e| anyhow!("the SNS topic {}: {e}", self.location)),
+            None => Ok(()),
         }
     }
 

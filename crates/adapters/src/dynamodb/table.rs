@@ -122,6 +122,26 @@ impl DynamoStateStore {
         Ok(TableSetup { created, ttl_enabled })
     }
 
+    /// Checks that the table exists (`DescribeTable`, nothing written). Used by
+    /// `axia config check`.
+    ///
+    /// # Errors
+    /// [`RepositoryError::Misconfigured`] when the table is missing or the credentials are
+    /// refused; [`RepositoryError::Unavailable`] when DynamoDB cannot be reached.
+    pub async fn check_table(&self) -> Result<(), RepositoryError> {
+        match self.describe().await? {
+            Some(_) => Ok(()),
+            None => Err(RepositoryError::Misconfigured {
+                backend: BACKEND.into(),
+                detail: format!(
+                    "the DynamoDB table {} does not exist: create it with `axia init`, or check the table name and \
+                     region in the state settings",
+                    self.table
+                ),
+            }),
+        }
+    }
+
     async fn describe(&self) -> Result<Option<TableDescription>, RepositoryError> {
         match self.client.describe_table().table_name(&self.table).send().await {
             Ok(out) => Ok(out.table),

@@ -108,6 +108,15 @@ impl SnsEventPublisher {
         Ok(!existed)
     }
 
+    /// Checks that the topic exists (`ListTopics`, nothing written). Used by `axia config check`.
+    ///
+    /// # Errors
+    /// [`PublishError::Misconfigured`] when the topic is missing or SNS refuses;
+    /// [`PublishError::Unavailable`] when SNS cannot be reached.
+    pub async fn check_topic(&self) -> Result<(), PublishError> {
+        self.find_topic().await?.map(|_| ()).ok_or_else(|| self.missing())
+    }
+
     /// Subscribes an SQS queue (by its ARN) to the topic; with `raw` the queue receives the event
     /// JSON itself, else the SNS envelope (which carries the `type` attribute). Returns the
     /// subscription ARN. On AWS the queue's policy must also allow `sns.amazonaws.com` to send.

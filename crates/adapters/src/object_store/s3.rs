@@ -149,6 +149,22 @@ impl S3ObjectStore {
         &self.bucket
     }
 
+    /// Checks that the bucket exists and the credentials may list it (`HeadBucket`, nothing
+    /// written). Used by `axia config check`.
+    ///
+    /// # Errors
+    /// [`ObjectStoreError::Misconfigured`] naming the missing bucket, refused credentials or
+    /// permissions; [`ObjectStoreError::Unavailable`] when S3 cannot be reached.
+    pub async fn check_bucket(&self) -> Result<(), ObjectStoreError> {
+        match self.client.head_bucket().bucket(&self.bucket).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if matches!(Failure::classify(&e), Failure::NoSuchKey | Failure::NoSuchBucket) => {
+                Err(self.port_error(Failure::NoSuchBucket, Op::HeadBucket, ""))
+            }
+            Err(e) => Err(self.map_err(&e, Op::HeadBucket, "")),
+        }
+    }
+
     /// Creates the bucket when it does not exist (in the client's region); returns whether it
     /// was created. Used by `axia init`.
     ///

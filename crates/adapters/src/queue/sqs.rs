@@ -145,6 +145,18 @@ impl SqsOrderQueue {
         &self.settings
     }
 
+    /// Checks that the queue and its DLQ exist (`GetQueueUrl` of each, nothing written). Used by
+    /// `axia config check`.
+    ///
+    /// # Errors
+    /// [`QueueError::NotFound`] naming the missing queue; [`QueueError::Unavailable`] when SQS
+    /// cannot be reached or refuses.
+    pub async fn check_queues(&self) -> Result<(), QueueError> {
+        self.url(Which::Main).await?;
+        self.url(Which::Dead).await?;
+        Ok(())
+    }
+
     /// Creates the DLQ and the queue when missing, and (re)sets the queue's visibility timeout,
     /// retention and redrive policy; idempotent. Used by `axia init`.
     ///

@@ -218,6 +218,16 @@ impl RedisClient {
         }
     }
 
+    /// `PING`: checks that Redis answers (and accepts the credentials). Used by
+    /// `axia config check`.
+    ///
+    /// # Errors
+    /// As the [type documentation](Self) says.
+    pub async fn ping(&self) -> Result<(), RepositoryError> {
+        let _: String = self.query("ping", "", &deadpool_redis::redis::cmd("PING")).await?;
+        Ok(())
+    }
+
     /// Runs one command (routed by its key in a cluster).
     ///
     /// # Errors

@@ -116,6 +116,31 @@ impl YahooSource {
     pub const fn settings(&self) -> &YahooSettings {
         &self.settings
     }
+
+    /// One `HEAD` of the base URL, without retries: any HTTP answer means the API is reachable;
+    /// returns its status code. Used by `axia config check`.
+    ///
+    /// # Errors
+    /// [`SourceError::Unavailable`] when no answer comes within the timeout (DNS, connection,
+    /// TLS), naming the URL.
+    pub async fn probe(&self) -> Result<u16, SourceError> {
+        let url = &self.settings.base_url;
+        match self.client.head(url.as_str()).send().await {
+            Ok(response) => Ok(response.status().as_u16()),
+            Err(e) => {
+                let cause = std::error::Error::source(&e).map(|c| format!(" ({c})")).unwrap_or_default();
+                let why = if e.is_timeout() {
+                    format!("no answer within {:?}", self.settings.timeout)
+                } else {
+                    e.to_string()
+                };
+                Err(SourceError::Unavailable {
+                    source_name: NAME.into(),
+                    detail: format!("cannot reach {url}: {why}{cause}"),
+                })
+            }
+        }
+    }
 }
 
 /// The range whose Yahoo bars make the bars of `timeframe` opening in `range`.

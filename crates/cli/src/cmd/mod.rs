@@ -5,6 +5,7 @@ pub mod bench;
 pub mod cache;
 pub mod chart;
 pub mod collect;
+pub mod config;
 pub mod daemon;
 pub mod data;
 pub mod fetch;

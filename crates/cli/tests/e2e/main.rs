@@ -5,6 +5,7 @@ mod bad_input;
 mod bench;
 mod chart;
 mod collect;
+mod config;
 mod import;
 mod kill_switch;
 mod maintenance;
