@@ -353,6 +353,10 @@ pub struct CollectArgs {
     /// Print the summary as JSON (the default when stdout is not a terminal).
     #[arg(long)]
     pub json: bool,
+    /// Metric lines: `emf` prints one CloudWatch embedded-metric-format line to stderr (default
+    /// from `[collector] metrics`).
+    #[arg(long, value_enum)]
+    pub metrics: Option<crate::metrics::MetricsFormat>,
 }
 
 /// `axia data …`.

@@ -439,6 +439,8 @@ pub struct CollectorConfig {
     pub synthetic_seed: u64,
     /// Where the synthetic market's history ends (UTC), or `now` for a live synthetic market.
     pub synthetic_end: String,
+    /// Metric lines of each run: `off` (default) or `emf` (CloudWatch embedded metric format).
+    pub metrics: crate::metrics::MetricsFormat,
 }
 
 impl Default for CollectorConfig {
@@ -453,6 +455,7 @@ impl Default for CollectorConfig {
             max_retries: 2,
             synthetic_seed: 42,
             synthetic_end: "2025-09-02T00:00:00Z".into(),
+            metrics: crate::metrics::MetricsFormat::Off,
         }
     }
 }

@@ -10,6 +10,7 @@ mod cli;
 mod cmd;
 mod config;
 mod error;
+mod metrics;
 mod prices;
 mod progress;
 mod state;
@@ -75,11 +76,13 @@ fn init_logging(format: Option<LogFormat>, verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = EnvFilter::try_from_env("AXIA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let json = match format {
         Some(f) => f == LogFormat::Json,
         None => !std::io::stderr().is_terminal(),
     };
+    // Machine-readable logs end each job with its summary line, even without `-v`.
+    let default = if json { format!("{default},{}=info", metrics::SUMMARY_TARGET) } else { default.to_owned() };
+    let filter = EnvFilter::try_from_env("AXIA_LOG").unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if json {
         builder.json().flatten_event(true).init();

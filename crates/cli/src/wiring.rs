@@ -206,6 +206,15 @@ impl App {
         Ok(self.provider.get_or_init(|| provider).clone())
     }
 
+    /// This process's provider counters, when it built a provider (read at each call, so a
+    /// provider built later counts too).
+    pub fn provider_stats_fn(
+        &self,
+    ) -> impl Fn() -> Option<axia_application::provider::StatsSnapshot> + Send + Sync + 'static {
+        let cell = Arc::clone(&self.provider);
+        move || cell.get().map(OhlcvDataProvider::stats)
+    }
+
     /// Adds this process's provider counters to the persisted totals (`[provider] stats_path`)
     /// and returns the totals; never fails the caller.
     pub fn record_provider_stats(&self) -> Option<axia_application::provider::StatsSnapshot> {

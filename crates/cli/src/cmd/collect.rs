@@ -10,6 +10,8 @@ use chrono::TimeDelta;
 
 use crate::cli::CollectArgs;
 use crate::error::{CliError, CliResult, UsageContext};
+use crate::metrics::emf::{self, Metric, Unit};
+use crate::metrics::{MetricsFormat, SUMMARY_TARGET};
 use crate::progress;
 use crate::timearg::parse_utc;
 use crate::wiring::{App, symbol, timeframe};
@@ -59,7 +61,10 @@ pub async fn run(app: &App, args: CollectArgs) -> CliResult {
         log_task(task);
     }
     let summary = report.summary_json();
-    tracing::info!(summary = %summary, "collect finished");
+    if args.metrics.unwrap_or(cfg.metrics) == MetricsFormat::Emf {
+        emit_emf(&report, app.clock.now());
+    }
+    tracing::info!(target: SUMMARY_TARGET, command = "collect", summary = %summary, "collect finished");
     if args.json || !std::io::stdout().is_terminal() {
         outln!("{summary}");
     } else {
@@ -76,6 +81,25 @@ pub async fn run(app: &App, args: CollectArgs) -> CliResult {
             failed.join(", ")
         )))
     }
+}
+
+/// The run's task results as one CloudWatch EMF line (dimension `Command=collect`).
+fn emit_emf(report: &axia_application::CollectReport, at: chrono::DateTime<chrono::Utc>) {
+    let c = report.counts();
+    let count = |n: usize| u64::try_from(n).unwrap_or(u64::MAX);
+    emf::emit(
+        "collect",
+        at,
+        &[
+            Metric::count("Tasks", count(c.tasks)),
+            Metric::count("Stored", count(c.stored)),
+            Metric::count("UpToDate", count(c.up_to_date)),
+            Metric::count("Failed", count(c.failed)),
+            Metric::count("Degraded", count(c.degraded)),
+            Metric::count("GapsRemaining", count(c.gaps_remaining)),
+            Metric { name: "Duration", unit: Unit::Milliseconds, value: report.elapsed.as_secs_f64() * 1000.0 },
+        ],
+    );
 }
 
 fn log_task(task: &TaskResult) {

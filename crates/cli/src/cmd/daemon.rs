@@ -17,7 +17,10 @@
 //!   [`ProcessOrder::record_resting_fill`]; neither the paper broker nor the exit manager runs,
 //!   since the terminal manages stop losses and take profits server-side. The heartbeat then
 //!   carries `broker_connected`;
-//! - one summary line at the end (JSON when stdout is not a terminal or with `--json`).
+//! - with `[orders] metrics_listen`, `GET /metrics` in the Prometheus text format
+//!   ([`crate::metrics::daemon`]);
+//! - one summary line at the end (JSON when stdout is not a terminal or with `--json`), and one
+//!   summary log line (target `axia::summary`).
 
 mod bridge;
 
@@ -40,6 +43,8 @@ use tokio::sync::watch;
 use crate::cli::RunArgs;
 use crate::cmd::orders::want_json;
 use crate::error::{CliError, CliResult};
+use crate::metrics::SUMMARY_TARGET;
+use crate::metrics::daemon::DaemonMetrics;
 use crate::wiring::{App, Broker};
 
 use bridge::{BridgeWatch, FillFeed};
@@ -68,7 +73,12 @@ pub async fn run(app: &App, args: RunArgs) -> CliResult {
         Broker::Mt5(bridge) => Some(BridgeWatch::start(Arc::clone(bridge)).await),
         Broker::Paper(_) => None,
     };
-    let heartbeat = Arc::new(DaemonHeartbeat { redis, bridge });
+    let metrics = Arc::new(DaemonMetrics::new(broker.name()));
+    let listener = match app.config.orders.metrics_listen {
+        Some(addr) => Some(start_metrics(app, addr, &broker, Arc::clone(&metrics)).await?),
+        None => None,
+    };
+    let heartbeat = Arc::new(DaemonHeartbeat { redis, bridge, metrics: Arc::clone(&metrics) });
     let processor = OrderProcessor::new(queue.port(), process.clone()).with_heartbeat(heartbeat);
     let cfg = &app.config;
     let options = RunOptions {
@@ -105,13 +115,46 @@ pub async fn run(app: &App, args: RunArgs) -> CliResult {
     if !every.is_zero() {
         feed.once().await;
     }
+    metrics.totals(&summary);
+    if let Some(listener) = listener {
+        listener.abort();
+    }
     print_summary(&summary, &queue.location, want_json(args.json));
+    tracing::info!(
+        target: SUMMARY_TARGET,
+        command = "orders run",
+        summary = %serde_json::to_value(&summary).unwrap_or_else(|_| json!({})),
+        "order daemon stopped"
+    );
     match summary.stopped_by {
         Some(StopReason::QueueUnusable(why)) => {
             Err(CliError::Failed(anyhow!("the order queue {} cannot be used: {why}", queue.location)))
         }
         _ => Ok(()),
     }
+}
+
+/// Serves `GET /metrics` on `addr` (the broker status is read at each scrape).
+async fn start_metrics(
+    app: &App,
+    addr: std::net::SocketAddr,
+    broker: &Broker,
+    metrics: Arc<DaemonMetrics>,
+) -> CliResult<tokio::task::JoinHandle<()>> {
+    let connected: Arc<dyn Fn() -> bool + Send + Sync> = match broker {
+        Broker::Paper(_) => Arc::new(|| true),
+        Broker::Mt5(bridge) => {
+            let bridge = Arc::clone(bridge);
+            Arc::new(move || bridge.connection_status().connected)
+        }
+    };
+    let provider = app.provider_stats_fn();
+    let render = Arc::new(move || metrics.render(connected(), provider().as_ref()));
+    let (local, task) = crate::metrics::http::serve(addr, render)
+        .await
+        .map_err(|e| CliError::Failed(anyhow!("cannot serve metrics on [orders] metrics_listen {addr}: {e}")))?;
+    tracing::info!(listen = %local, "metrics served on GET /metrics");
+    Ok(task)
 }
 
 /// SIGTERM and SIGINT set `stop`; a second signal is logged only (the batch in hand still
@@ -169,12 +212,14 @@ fn print_summary(summary: &RunSummary, queue: &str, json_out: bool) {
 struct DaemonHeartbeat {
     redis: Option<RedisSystemStatus>,
     bridge: Option<BridgeWatch>,
+    metrics: Arc<DaemonMetrics>,
 }
 
 #[async_trait]
 impl Heartbeat for DaemonHeartbeat {
     async fn beat(&self, at: DateTime<Utc>, s: &RunSummary) {
         let broker_connected = self.bridge.as_ref().map(BridgeWatch::connected);
+        self.metrics.beat(at, s);
         tracing::info!(
             target: "axia::metrics",
             metric = "orders_heartbeat",

@@ -278,11 +278,14 @@ pub struct OrdersSection {
     /// How often `axia orders run` feeds new bars of symbols with open positions or resting
     /// orders to the paper broker and the exit manager, seconds (0: never).
     pub bars_every_secs: u64,
+    /// Where `axia orders run` serves `GET /metrics` (Prometheus text), e.g. `127.0.0.1:9464`;
+    /// unset (default): no listener.
+    pub metrics_listen: Option<std::net::SocketAddr>,
 }
 
 impl Default for OrdersSection {
     fn default() -> Self {
-        Self { symbols: None, heartbeat_secs: 30, bars_every_secs: 5 }
+        Self { symbols: None, heartbeat_secs: 30, bars_every_secs: 5, metrics_listen: None }
     }
 }
 
