@@ -14,5 +14,6 @@ mod orders_mt5;
 mod provider;
 mod redis;
 mod s3;
+mod secrets;
 mod sources;
 mod support;
