@@ -80,6 +80,7 @@ fn init_logging(format: Option<LogFormat>, verbose: u8) {
         Some(f) => f == LogFormat::Json,
         None => !std::io::stderr().is_terminal(),
     };
+    metrics::set_json_logs(json);
     // Machine-readable logs end each job with its summary line, even without `-v`.
     let default = if json { format!("{default},{}=info", metrics::SUMMARY_TARGET) } else { default.to_owned() };
     let filter = EnvFilter::try_from_env("AXIA_LOG").unwrap_or_else(|_| EnvFilter::new(default));

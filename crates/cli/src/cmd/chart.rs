@@ -85,14 +85,26 @@ pub async fn run(app: &App, args: ChartArgs) -> CliResult {
     };
     write_atomically(&args.output, &bytes).with_context(|| format!("writing {}", args.output.display()))?;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1e3;
-    tracing::info!(path = %args.output.display(), bars = series.len(), bytes = bytes.len(), elapsed_ms, "chart written");
-    eprintln!(
+    let note = format!(
         "chart: wrote {} ({} bars, {} bytes, {elapsed_ms:.0} ms){}",
         args.output.display(),
         series.len(),
         bytes.len(),
         if meta.synthetic { " - SYNTHETIC data" } else { "" }
     );
+    tracing::info!(
+        target: crate::metrics::SUMMARY_TARGET,
+        command = "chart",
+        path = %args.output.display(),
+        bars = series.len(),
+        bytes = bytes.len(),
+        elapsed_ms,
+        synthetic = meta.synthetic,
+        "{note}"
+    );
+    if !crate::metrics::json_logs() {
+        eprintln!("{note}");
+    }
     Ok(())
 }
 

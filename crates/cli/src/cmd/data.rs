@@ -15,6 +15,7 @@ use serde_json::json;
 
 use crate::cli::{DataCommand, ImportArgs, ResampleArgs};
 use crate::error::{CliError, CliResult, UsageContext};
+use crate::metrics::SUMMARY_TARGET;
 use crate::progress;
 use crate::timearg::parse_utc;
 use crate::wiring::{App, series_key, symbol, timeframe};
@@ -72,7 +73,7 @@ async fn import(service: &DataService, args: ImportArgs) -> CliResult {
         "last": series.last().map(|b| b.open_time().to_rfc3339_opts(SecondsFormat::Secs, true)),
         "written": total,
     });
-    tracing::info!(summary = %summary, "import finished");
+    tracing::info!(target: SUMMARY_TARGET, command = "data import", summary = %summary, "import finished");
     outln!(
         "imported {} bars of {key} from {}: {} new, {} updated, {} unchanged",
         series.len(),
@@ -206,6 +207,12 @@ fn parse_age(text: &str) -> anyhow::Result<TimeDelta> {
 async fn compact(app: &App, older_than: &str, as_json: bool) -> CliResult {
     let older_than = parse_age(older_than).usage()?;
     let report = app.parquet.compact(older_than, app.clock.now()).await.map_err(anyhow::Error::from)?;
+    tracing::info!(
+        target: SUMMARY_TARGET,
+        command = "data compact",
+        summary = %serde_json::to_value(&report).unwrap_or_default(),
+        "compact finished"
+    );
     if as_json || !std::io::stdout().is_terminal() {
         outln!("{}", serde_json::to_string(&report).context("serialising the report")?);
     } else {

@@ -112,9 +112,16 @@ pub async fn run(app: &App, args: FetchArgs) -> CliResult {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(()),
         other => other.context("writing output")?,
     }
-    if args.format != BarFormat::Json {
+    if args.format != BarFormat::Json && !crate::metrics::json_logs() {
         eprintln!("fetch {key}: {line}");
-        tracing::debug!(metadata = %metadata, "fetch metadata");
     }
+    tracing::info!(
+        target: crate::metrics::SUMMARY_TARGET,
+        command = "fetch",
+        series = %key,
+        rows = series.len(),
+        metadata = %metadata,
+        "fetch {key}: {line}"
+    );
     Ok(())
 }

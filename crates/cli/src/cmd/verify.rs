@@ -36,6 +36,17 @@ pub async fn run(app: &App, args: VerifyArgs) -> CliResult {
         .transpose()
         .usage()?;
     let report = app.parquet.verify(&VerifyOptions { date, repair: args.repair }).await.map_err(anyhow::Error::from)?;
+    tracing::info!(
+        target: crate::metrics::SUMMARY_TARGET,
+        command = "data verify",
+        ok = report.is_ok(),
+        problems = report.problems.len(),
+        repaired = report.repaired.len(),
+        entries = report.entries,
+        objects = report.objects,
+        location = %report.location,
+        "verify finished"
+    );
     if args.json {
         outln!("{}", as_json(&report));
     } else {

@@ -41,6 +41,14 @@ pub async fn run(app: &App, symbols: Option<&[String]>, timeframes: Option<&[Str
     app.record_provider_stats();
     let failed: Vec<_> = results.iter().filter(|r| r.error.is_some()).collect();
     let inserted: u64 = results.iter().map(|r| r.inserted).sum();
+    tracing::info!(
+        target: crate::metrics::SUMMARY_TARGET,
+        command = "data warmup",
+        series = results.len(),
+        inserted,
+        failed = failed.len(),
+        "warmup finished"
+    );
     if json || !std::io::stdout().is_terminal() {
         outln!("{}", json!({ "series": results, "inserted": inserted, "failed": failed.len() }));
     } else {

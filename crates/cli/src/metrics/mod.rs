@@ -11,11 +11,27 @@ pub mod daemon;
 pub mod emf;
 pub mod http;
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use serde::{Deserialize, Serialize};
 
 /// The `tracing` target of the summary line each job ends with (info level). Under JSON logs it
 /// is shown even without `-v` (see `init_logging` in `main.rs`).
 pub const SUMMARY_TARGET: &str = "axia::summary";
+
+/// Whether logs are JSON lines (set once by `init_logging`): human notes that commands print
+/// to stderr then give way to the summary log line, so that every stderr line is JSON.
+static JSON_LOGS: AtomicBool = AtomicBool::new(false);
+
+/// Records whether logs are JSON lines.
+pub fn set_json_logs(json: bool) {
+    JSON_LOGS.store(json, Ordering::Relaxed);
+}
+
+/// Whether logs are JSON lines.
+pub fn json_logs() -> bool {
+    JSON_LOGS.load(Ordering::Relaxed)
+}
 
 /// How a job reports its metrics besides its logs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]

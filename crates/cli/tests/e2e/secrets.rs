@@ -8,6 +8,8 @@ use std::process::Output;
 
 use serde_json::Value;
 
+use axia_tests::redis_raw::test_redis_url;
+
 use crate::support::{Scratch, stderr};
 
 /// The secret values; none may appear in any output.
@@ -26,7 +28,12 @@ const SECRET_REDIS_URL: (&str, &str) = ("AXIA_REDIS__URL", "redis://:pw-SECRET-1
 /// Runs `axia args…` with the secrets and `extra` set; asserts that no secret is printed.
 fn run(s: &Scratch, args: &[&str], extra: &[(&str, &str)]) -> Output {
     let env: Vec<(&str, &str)> = SECRET_ENV.iter().chain(extra).copied().collect();
-    let out = s.axia_env(args, &env);
+    run_env(s, args, &env)
+}
+
+/// Runs `axia args…` with `env` only; asserts that no secret is printed.
+fn run_env(s: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let out = s.axia_env(args, env);
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
     for secret in SECRETS {
         assert!(!text.contains(secret), "axia {args:?} printed the secret {secret}:\n{text}");
@@ -91,15 +98,48 @@ fn secrets_of_an_unreachable_redis_are_not_logged_with_its_errors() {
     json_lines(&args, &out);
     // The URL's password alone: the collector runs, Redis errors are logged.
     let env = [SECRET_REDIS_URL, ("AXIA_REDIS__CONNECT_TIMEOUT_MS", "200"), SECRET_ENV[1], SECRET_ENV[2]];
-    let out = s.axia_env(&args, &env);
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), stderr(&out));
-    for secret in SECRETS {
-        assert!(!text.contains(secret), "the secret {secret} was printed:\n{text}");
-    }
+    let out = run_env(&s, &args, &env);
     let lines = json_lines(&args, &out);
     assert!(
         lines.iter().any(|l| l.to_string().contains("127.0.0.1:1")),
         "the unreachable Redis is named in the logs:\n{}",
         stderr(&out)
     );
+}
+
+const BARS: &str = "open_time_utc,open,high,low,close,volume
+2025-01-06T00:00:00Z,1.0300,1.0310,1.0295,1.0305,120
+2025-01-06T01:00:00Z,1.0305,1.0309,1.03,1.0301,98
+";
+
+#[test]
+fn every_job_ends_with_one_summary_line() {
+    let s = Scratch::new();
+    let file = s.write("bars.csv", BARS);
+    let file = file.to_str().unwrap();
+    let url = test_redis_url();
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let prefix = format!("e2e-summary{}x{nanos}:", std::process::id());
+    // The test Redis has no password: only the other secrets are set with it.
+    let redis =
+        [("AXIA_REDIS__URL", url.as_str()), ("AXIA_REDIS__KEY_PREFIX", prefix.as_str()), SECRET_ENV[1], SECRET_ENV[2]];
+    let jobs: [(&[&str], &[(&str, &str)], &str); 6] = [
+        (&["data", "import", file, "--symbol", "EURUSD", "--timeframe", "H1"], &SECRET_ENV, "data import"),
+        (&["data", "verify"], &SECRET_ENV, "data verify"),
+        (&["data", "compact", "--older-than", "7d"], &SECRET_ENV, "data compact"),
+        (&["data", "warmup"], &redis, "data warmup"),
+        (&["fetch", "EURUSD", "H1", "--format", "csv"], &SECRET_ENV, "fetch"),
+        (
+            &["chart", "EURUSD", "H1", "--from", "2025-01-05", "--to", "2025-01-07", "-o", "chart.html"],
+            &SECRET_ENV,
+            "chart",
+        ),
+    ];
+    for (job, env, command) in jobs {
+        let args: Vec<&str> = ["--log-format", "json"].iter().chain(job).copied().collect();
+        let out = run_env(&s, &args, env);
+        assert!(out.status.success(), "axia {args:?}: {}", stderr(&out));
+        let summary = ends_with_summary(&args, &out);
+        assert_eq!(summary["command"], command, "{summary}");
+    }
 }
