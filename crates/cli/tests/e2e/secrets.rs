@@ -112,6 +112,9 @@ const BARS: &str = "open_time_utc,open,high,low,close,volume
 2025-01-06T01:00:00Z,1.0305,1.0309,1.03,1.0301,98
 ";
 
+/// A job's arguments, environment and `command` field of its summary line.
+type Job<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
+
 #[test]
 fn every_job_ends_with_one_summary_line() {
     let s = Scratch::new();
@@ -123,7 +126,7 @@ fn every_job_ends_with_one_summary_line() {
     // The test Redis has no password: only the other secrets are set with it.
     let redis =
         [("AXIA_REDIS__URL", url.as_str()), ("AXIA_REDIS__KEY_PREFIX", prefix.as_str()), SECRET_ENV[1], SECRET_ENV[2]];
-    let jobs: [(&[&str], &[(&str, &str)], &str); 6] = [
+    let jobs: [Job<'_>; 6] = [
         (&["data", "import", file, "--symbol", "EURUSD", "--timeframe", "H1"], &SECRET_ENV, "data import"),
         (&["data", "verify"], &SECRET_ENV, "data verify"),
         (&["data", "compact", "--older-than", "7d"], &SECRET_ENV, "data compact"),
