@@ -9,6 +9,7 @@ mod config;
 mod import;
 mod kill_switch;
 mod maintenance;
+mod metrics;
 mod orders;
 mod orders_mt5;
 mod provider;
