@@ -23,17 +23,17 @@
 //!   summary log line (target `axia::summary`).
 
 mod bridge;
+mod observe;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::anyhow;
-use async_trait::async_trait;
 use axia_adapters::paper::PaperBroker;
 use axia_adapters::redis::RedisSystemStatus;
 use axia_application::exits::{ExitOutcome, ManageExits};
-use axia_application::orders::{Heartbeat, OrderProcessor, Outcome, ProcessOrder, RunOptions, RunSummary, StopReason};
+use axia_application::orders::{OrderProcessor, Outcome, ProcessOrder, RunOptions, RunSummary, StopReason};
 use axia_domain::ports::{OhlcvDataRepository, PositionRepository};
 use axia_domain::{Clock, SeriesKey, Symbol, TimeRange, Timeframe};
 use chrono::{DateTime, TimeDelta, Utc};
@@ -48,9 +48,7 @@ use crate::metrics::daemon::DaemonMetrics;
 use crate::wiring::{App, Broker};
 
 use bridge::{BridgeWatch, FillFeed};
-
-/// The component name of the heartbeat.
-const COMPONENT: &str = "orders";
+use observe::{DaemonHeartbeat, start_metrics};
 
 /// The longest wait of a receive under `--until-idle`: an empty receive ends the run, so a long
 /// poll would only delay the end.
@@ -134,29 +132,6 @@ pub async fn run(app: &App, args: RunArgs) -> CliResult {
     }
 }
 
-/// Serves `GET /metrics` on `addr` (the broker status is read at each scrape).
-async fn start_metrics(
-    app: &App,
-    addr: std::net::SocketAddr,
-    broker: &Broker,
-    metrics: Arc<DaemonMetrics>,
-) -> CliResult<tokio::task::JoinHandle<()>> {
-    let connected: Arc<dyn Fn() -> bool + Send + Sync> = match broker {
-        Broker::Paper(_) => Arc::new(|| true),
-        Broker::Mt5(bridge) => {
-            let bridge = Arc::clone(bridge);
-            Arc::new(move || bridge.connection_status().connected)
-        }
-    };
-    let provider = app.provider_stats_fn();
-    let render = Arc::new(move || metrics.render(connected(), provider().as_ref()));
-    let (local, task) = crate::metrics::http::serve(addr, render)
-        .await
-        .map_err(|e| CliError::Failed(anyhow!("cannot serve metrics on [orders] metrics_listen {addr}: {e}")))?;
-    tracing::info!(listen = %local, "metrics served on GET /metrics");
-    Ok(task)
-}
-
 /// SIGTERM and SIGINT set `stop`; a second signal is logged only (the batch in hand still
 /// finishes: killing it mid-record is what `kill -9` is for).
 fn listen_for_signals(stop: watch::Sender<bool>) -> CliResult {
@@ -203,44 +178,6 @@ fn print_summary(summary: &RunSummary, queue: &str, json_out: bool) {
             summary.retried,
             summary.errors
         );
-    }
-}
-
-/// The daemon's heartbeat: a metric line (with `broker_connected` when the broker is the MT5
-/// bridge), and Redis `system:status` when configured.
-#[derive(Debug)]
-struct DaemonHeartbeat {
-    redis: Option<RedisSystemStatus>,
-    bridge: Option<BridgeWatch>,
-    metrics: Arc<DaemonMetrics>,
-}
-
-#[async_trait]
-impl Heartbeat for DaemonHeartbeat {
-    async fn beat(&self, at: DateTime<Utc>, s: &RunSummary) {
-        let broker_connected = self.bridge.as_ref().map(BridgeWatch::connected);
-        self.metrics.beat(at, s);
-        tracing::info!(
-            target: "axia::metrics",
-            metric = "orders_heartbeat",
-            component = COMPONENT,
-            at = %at,
-            received = s.received,
-            filled = s.filled,
-            working = s.working,
-            rejected = s.rejected,
-            duplicates = s.duplicates,
-            dead_lettered = s.dead_lettered,
-            retried = s.retried,
-            errors = s.errors,
-            broker_connected,
-            "heartbeat"
-        );
-        if let Some(redis) = &self.redis
-            && let Err(e) = redis.heartbeat(COMPONENT, at).await
-        {
-            tracing::warn!(error = %e, "heartbeat not written to Redis system:status");
-        }
     }
 }
 
