@@ -43,8 +43,8 @@ use tokio::sync::watch;
 use crate::cli::RunArgs;
 use crate::cmd::orders::want_json;
 use crate::error::{CliError, CliResult};
-use crate::metrics::SUMMARY_TARGET;
 use crate::metrics::daemon::DaemonMetrics;
+use crate::metrics::{MetricsFormat, SUMMARY_TARGET};
 use crate::wiring::{App, Broker};
 
 use bridge::{BridgeWatch, FillFeed};
@@ -76,7 +76,12 @@ pub async fn run(app: &App, args: RunArgs) -> CliResult {
         Some(addr) => Some(start_metrics(app, addr, &broker, Arc::clone(&metrics)).await?),
         None => None,
     };
-    let heartbeat = Arc::new(DaemonHeartbeat { redis, bridge, metrics: Arc::clone(&metrics) });
+    let heartbeat = Arc::new(DaemonHeartbeat {
+        redis,
+        bridge,
+        metrics: Arc::clone(&metrics),
+        emf: app.config.orders.metrics == MetricsFormat::Emf,
+    });
     let processor = OrderProcessor::new(queue.port(), process.clone()).with_heartbeat(heartbeat);
     let cfg = &app.config;
     let options = RunOptions {

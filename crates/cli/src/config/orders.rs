@@ -281,11 +281,19 @@ pub struct OrdersSection {
     /// Where `axia orders run` serves `GET /metrics` (Prometheus text), e.g. `127.0.0.1:9464`;
     /// unset (default): no listener.
     pub metrics_listen: Option<std::net::SocketAddr>,
+    /// `emf`: one CloudWatch embedded-metric-format line per heartbeat on stderr; `off` (default).
+    pub metrics: crate::metrics::MetricsFormat,
 }
 
 impl Default for OrdersSection {
     fn default() -> Self {
-        Self { symbols: None, heartbeat_secs: 30, bars_every_secs: 5, metrics_listen: None }
+        Self {
+            symbols: None,
+            heartbeat_secs: 30,
+            bars_every_secs: 5,
+            metrics_listen: None,
+            metrics: crate::metrics::MetricsFormat::Off,
+        }
     }
 }
 

@@ -19,6 +19,8 @@ use axia_application::orders::RunSummary;
 use axia_application::provider::StatsSnapshot;
 use chrono::{DateTime, Utc};
 
+use crate::metrics::emf::Metric;
+
 /// What the daemon's `/metrics` shows; updated by the heartbeat.
 #[derive(Debug)]
 pub struct DaemonMetrics {
@@ -33,9 +35,10 @@ impl DaemonMetrics {
         Self { broker, last: Mutex::default() }
     }
 
-    /// Records a heartbeat at `at` with the run's totals.
-    pub fn beat(&self, at: DateTime<Utc>, summary: &RunSummary) {
-        *self.last.lock().unwrap_or_else(PoisonError::into_inner) = (summary.clone(), Some(at));
+    /// Records a heartbeat at `at` with the run's totals; returns the totals of the previous one.
+    pub fn beat(&self, at: DateTime<Utc>, summary: &RunSummary) -> RunSummary {
+        let mut last = self.last.lock().unwrap_or_else(PoisonError::into_inner);
+        std::mem::replace(&mut *last, (summary.clone(), Some(at))).0
     }
 
     /// Records the totals without a heartbeat (the end of the run).
@@ -78,6 +81,24 @@ impl DaemonMetrics {
         }
         out
     }
+}
+
+/// The EMF metrics of one heartbeat: what happened since the previous one (`prev`), so that
+/// CloudWatch sums add up, and the broker status.
+#[must_use]
+pub fn emf_metrics(prev: &RunSummary, now: &RunSummary, connected: bool) -> Vec<Metric> {
+    let delta = |a: u64, b: u64| b.saturating_sub(a);
+    vec![
+        Metric::count("Received", delta(prev.received, now.received)),
+        Metric::count("Filled", delta(prev.filled, now.filled)),
+        Metric::count("Working", delta(prev.working, now.working)),
+        Metric::count("Rejected", delta(prev.rejected, now.rejected)),
+        Metric::count("Duplicates", delta(prev.duplicates, now.duplicates)),
+        Metric::count("DeadLettered", delta(prev.dead_lettered, now.dead_lettered)),
+        Metric::count("Retried", delta(prev.retried, now.retried)),
+        Metric::count("QueueErrors", delta(prev.errors, now.errors)),
+        Metric::count("BrokerConnected", u64::from(connected)),
+    ]
 }
 
 fn counter(out: &mut String, name: &str, help: &str) {
@@ -129,6 +150,20 @@ mod tests {
         }
         metrics.totals(&RunSummary { filled: 5, ..s });
         assert!(metrics.render(true, None).contains("axia_orders_processed_total{outcome=\"filled\"} 5\n"));
+    }
+
+    #[test]
+    fn daemon_emf_counts_what_happened_since_the_previous_heartbeat() {
+        let metrics = DaemonMetrics::new("paper");
+        let at = Utc.with_ymd_and_hms(2025, 9, 2, 0, 0, 0).unwrap();
+        let first = RunSummary { received: 5, filled: 4, rejected: 1, ..RunSummary::default() };
+        let prev = metrics.beat(at, &first);
+        assert_eq!(prev, RunSummary::default());
+        let second = RunSummary { received: 8, filled: 6, rejected: 2, ..first.clone() };
+        let prev = metrics.beat(at, &second);
+        let values: Vec<(&str, f64)> = emf_metrics(&prev, &second, false).iter().map(|m| (m.name, m.value)).collect();
+        assert!(values.contains(&("Received", 3.0)) && values.contains(&("Filled", 2.0)), "{values:?}");
+        assert!(values.contains(&("Rejected", 1.0)) && values.contains(&("BrokerConnected", 0.0)), "{values:?}");
     }
 
     #[test]

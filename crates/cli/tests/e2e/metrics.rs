@@ -1,6 +1,7 @@
 //! `axia orders run` with `[orders] metrics_listen`: `GET /metrics` of the running daemon shows
 //! the orders it processed, its heartbeat and the broker status; other paths answer 404; a
-//! taken address stops the daemon at start. And `axia collect --metrics emf`: one CloudWatch
+//! taken address stops the daemon at start; `[orders] metrics = "emf"` adds an EMF line per
+//! heartbeat. And `axia collect --metrics emf`: one CloudWatch
 //! EMF line with the task counts.
 
 use std::io::{Read, Write};
@@ -40,6 +41,7 @@ fn the_daemon_serves_its_metrics_while_it_runs() {
         cmd.env_remove(k);
     }
     cmd.env("AXIA_ORDERS__METRICS_LISTEN", &listen).env("AXIA_ORDERS__HEARTBEAT_SECS", "1");
+    cmd.env("AXIA_ORDERS__METRICS", "emf");
     let child = cmd.spawn().expect("spawn axia orders run");
     // Until the order was processed and a heartbeat recorded it (or 20 s).
     let started = Instant::now();
@@ -78,6 +80,16 @@ fn the_daemon_serves_its_metrics_while_it_runs() {
         .unwrap();
     assert!((chrono::Utc::now().timestamp() - beat).abs() < 60, "{beat}");
     assert!(not_found.starts_with("HTTP/1.1 404 Not Found\r\n"), "{not_found}");
+    // `[orders] metrics = "emf"`: one EMF line per heartbeat; their sums are the run's totals.
+    let emf: Vec<Value> = stderr(&out)
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l.get("_aws").is_some())
+        .collect();
+    assert!(!emf.is_empty(), "no EMF line: {}", stderr(&out));
+    assert!(emf.iter().all(|d| d["Command"] == "orders" && d["BrokerConnected"] == 1.0), "{emf:?}");
+    let received: f64 = emf.iter().map(|d| d["Received"].as_f64().unwrap()).sum();
+    assert!((received - 1.0).abs() < f64::EPSILON, "{emf:?}");
 }
 
 #[test]

@@ -12,7 +12,8 @@ use chrono::{DateTime, Utc};
 
 use super::bridge::BridgeWatch;
 use crate::error::{CliError, CliResult};
-use crate::metrics::daemon::DaemonMetrics;
+use crate::metrics::daemon::{DaemonMetrics, emf_metrics};
+use crate::metrics::emf;
 use crate::wiring::{App, Broker};
 
 /// The component name of the heartbeat.
@@ -48,13 +49,18 @@ pub(super) struct DaemonHeartbeat {
     pub(super) redis: Option<RedisSystemStatus>,
     pub(super) bridge: Option<BridgeWatch>,
     pub(super) metrics: Arc<DaemonMetrics>,
+    /// One CloudWatch EMF line per heartbeat (`[orders] metrics = "emf"`).
+    pub(super) emf: bool,
 }
 
 #[async_trait]
 impl Heartbeat for DaemonHeartbeat {
     async fn beat(&self, at: DateTime<Utc>, s: &RunSummary) {
         let broker_connected = self.bridge.as_ref().map(BridgeWatch::connected);
-        self.metrics.beat(at, s);
+        let prev = self.metrics.beat(at, s);
+        if self.emf {
+            emf::emit("orders", at, &emf_metrics(&prev, s, broker_connected.unwrap_or(true)));
+        }
         tracing::info!(
             target: "axia::metrics",
             metric = "orders_heartbeat",
