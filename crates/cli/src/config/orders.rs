@@ -317,6 +317,7 @@ impl OrdersSection {
 #[cfg(test)]
 #[allow(clippy::result_large_err)] // figment::Jail closures return figment::Error.
 mod tests {
+    use crate::metrics::MetricsFormat;
     use std::path::Path;
 
     use super::*;
@@ -390,6 +391,27 @@ mod tests {
             jail.set_env(key, value);
             let err = format!("{:#}", Config::load(None).unwrap_err());
             assert!(err.contains(says), "{key}={value}: {err}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn metrics_keys_are_off_by_default_and_set_by_file_or_env() {
+        figment::Jail::expect_with(|jail| {
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!((c.orders.metrics_listen, c.orders.metrics), (None, MetricsFormat::Off));
+            assert_eq!(c.collector.metrics, MetricsFormat::Off);
+            jail.create_file(
+                "axia.toml",
+                "[orders]\nmetrics_listen = \"127.0.0.1:9464\"\n[collector]\nmetrics = \"emf\"\n",
+            )?;
+            jail.set_env("AXIA_ORDERS__METRICS", "emf");
+            let c = Config::load(Some(Path::new("axia.toml"))).map_err(|e| e.to_string())?;
+            assert_eq!(c.orders.metrics_listen, Some("127.0.0.1:9464".parse().unwrap()));
+            assert_eq!((c.orders.metrics, c.collector.metrics), (MetricsFormat::Emf, MetricsFormat::Emf));
+            jail.set_env("AXIA_ORDERS__METRICS_LISTEN", "localhost");
+            let err = format!("{:#}", Config::load(None).unwrap_err()).to_lowercase();
+            assert!(err.contains("metrics_listen"), "{err}");
             Ok(())
         });
     }
