@@ -8,7 +8,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use axia_tests::redis_raw::test_redis_url;
+use axia_tests::redis_raw::{RawRedis, test_redis_url};
 
 use crate::support::{Scratch, stderr};
 
@@ -115,6 +115,15 @@ const BARS: &str = "open_time_utc,open,high,low,close,volume
 /// A job's arguments, environment and `command` field of its summary line.
 type Job<'a> = (&'a [&'a str], &'a [(&'a str, &'a str)], &'a str);
 
+/// Deletes the test's Redis keys at the end.
+struct DeletePrefix(String);
+
+impl Drop for DeletePrefix {
+    fn drop(&mut self) {
+        RawRedis::connect(&test_redis_url()).delete_prefix(&self.0);
+    }
+}
+
 #[test]
 fn every_job_ends_with_one_summary_line() {
     let s = Scratch::new();
@@ -123,6 +132,7 @@ fn every_job_ends_with_one_summary_line() {
     let url = test_redis_url();
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
     let prefix = format!("e2e-summary{}x{nanos}:", std::process::id());
+    let _cleanup = DeletePrefix(prefix.clone());
     // The test Redis has no password: only the other secrets are set with it.
     let redis =
         [("AXIA_REDIS__URL", url.as_str()), ("AXIA_REDIS__KEY_PREFIX", prefix.as_str()), SECRET_ENV[1], SECRET_ENV[2]];
