@@ -464,13 +464,16 @@ impl Config {
     /// Loads defaults, then `file`, then the environment.
     ///
     /// # Errors
-    /// A missing or unreadable file, a syntax error, an unknown key or a wrong type, naming it.
+    /// A missing or unreadable file, a syntax error, an unknown key or a wrong type, naming it;
+    /// a secret (a password, token or secret key, or a URL with a password) in the file: secrets
+    /// come from the environment (or the AWS default chain) only.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Self::default()));
         if let Some(path) = file {
             if !path.is_file() {
                 bail!("configuration file {} does not exist", path.display());
             }
+            keys::refuse_secrets_in_file(path)?;
             figment = figment.merge(Toml::file_exact(path));
         }
         figment = figment.merge(

@@ -2,6 +2,7 @@
 //! their environment names (`AXIA_REDIS__PASSWORD`), which of them are secrets, and the
 //! redacted view `axia config show` prints. `docs/configuration.md` is checked against this list.
 
+use anyhow::Context as _;
 use axia_adapters::redis::redact_url;
 use serde_json::{Map, Value};
 
@@ -87,6 +88,55 @@ fn redact_map(map: &mut Map<String, Value>) {
     }
 }
 
+/// Refuses a configuration file that holds a secret: a key named like a password, token or
+/// secret, or a URL carrying a password. Files get copied, committed and shared; secrets belong
+/// in the environment (`AXIA_REDIS__PASSWORD`, …) or the AWS default chain. The error names the
+/// key and its environment variable, never the value.
+///
+/// # Errors
+/// The file cannot be read or parsed, or holds a secret.
+pub fn refuse_secrets_in_file(path: &std::path::Path) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    // Syntax errors are reported by the loader itself, with their position.
+    let Ok(table) = text.parse::<toml::Table>() else { return Ok(()) };
+    let mut found = Vec::new();
+    secrets_in(&toml::Value::Table(table), "", &mut found);
+    if found.is_empty() {
+        return Ok(());
+    }
+    let named: Vec<String> = found.iter().map(|k| format!("{k} (set {} instead)", env_of(k))).collect();
+    anyhow::bail!("{} holds secrets, which are read from the environment only: {}", path.display(), named.join(", "))
+}
+
+fn env_of(key: &str) -> String {
+    format!("AXIA_{}", key.split('.').map(str::to_ascii_uppercase).collect::<Vec<_>>().join("__"))
+}
+
+fn secrets_in(value: &toml::Value, path: &str, found: &mut Vec<String>) {
+    let toml::Value::Table(table) = value else { return };
+    for (name, child) in table {
+        let key = if path.is_empty() { name.clone() } else { format!("{path}.{name}") };
+        match child {
+            toml::Value::Table(_) => secrets_in(child, &key, found),
+            toml::Value::String(text) if is_secret(name) && !text.is_empty() => found.push(key),
+            toml::Value::String(text)
+                if text.contains("://") && redact_url(text) != *text && url_has_password(text) =>
+            {
+                found.push(key);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// `scheme://user:password@host…`: userinfo with a colon.
+fn url_has_password(url: &str) -> bool {
+    url.split_once("://")
+        .and_then(|(_, rest)| rest.split('/').next())
+        .and_then(|authority| authority.rsplit_once('@'))
+        .is_some_and(|(userinfo, _)| userinfo.contains(':'))
+}
+
 /// `value` without its `null` leaves (TOML has no null: an unset option is left out).
 #[must_use]
 pub fn without_nulls(value: &Value) -> Value {
@@ -108,6 +158,30 @@ mod tests {
     use super::*;
 
     const DOC: &str = include_str!("../../../../docs/configuration.md");
+
+    #[rstest]
+    #[case("[redis]\npassword = \"pw-file-1\"\n", Some("redis.password (set AXIA_REDIS__PASSWORD instead)"))]
+    #[case(
+        "[sources.mt5_bridge]\nurl = \"http://bridge:8080\"\ntoken = \"tok-file-2\"\n",
+        Some("AXIA_SOURCES__MT5_BRIDGE__TOKEN")
+    )]
+    #[case("[redis]\nurl = \"redis://:pw-file-3@127.0.0.1:6379/0\"\n", Some("redis.url (set AXIA_REDIS__URL instead)"))]
+    #[case("[redis]\nurl = \"redis://127.0.0.1:6379/0\"\nusername = \"axia\"\n", None)]
+    #[case("[redis]\nurl = \"rediss://axia@cache:6379/0\"\n", None)]
+    fn secrets_in_a_file_are_refused_without_their_value(#[case] toml: &str, #[case] named: Option<&str>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("axia.toml");
+        std::fs::write(&path, toml).unwrap();
+        match (refuse_secrets_in_file(&path), named) {
+            (Ok(()), None) => {}
+            (Err(e), Some(name)) => {
+                let text = format!("{e:#}");
+                assert!(text.contains(name), "{text}");
+                assert!(!text.contains("pw-file") && !text.contains("tok-file"), "the value leaked: {text}");
+            }
+            (other, _) => panic!("{toml}: {other:?}"),
+        }
+    }
 
     /// `(key, env name)` of every table row of the document: the row's first cell is the key
     /// (in backquotes), the section is the last `## [section]` heading.
