@@ -310,38 +310,44 @@ impl App {
     /// An unknown name, `mt5_bridge` without `[sources.mt5_bridge] url`, or settings an adapter
     /// refuses (usage errors).
     pub fn source(&self, list: &str) -> CliResult<SourceChain> {
-        let names = self.config.check_sources(list).with_context(|| format!("source {list:?}")).usage()?;
-        let mut sources: Vec<Arc<dyn MarketDataSource>> = Vec::with_capacity(names.len());
-        for name in names {
-            sources.push(self.one_source(name)?);
-        }
-        Ok(SourceChain::new(sources))
+        source_chain(&self.config, &self.clock, list)
     }
+}
 
-    fn one_source(&self, name: SourceName) -> CliResult<Arc<dyn MarketDataSource>> {
-        Ok(match name {
-            SourceName::Synthetic => {
-                let end = match self.config.collector.synthetic_end.trim() {
-                    "now" => None,
-                    text => Some(parse_utc(text).context("[collector] synthetic_end").usage()?),
-                };
-                Arc::new(SyntheticSource::new(self.config.collector.synthetic_seed).with_end(end))
-            }
-            SourceName::Sample => Arc::new(SampleSource::new()),
-            SourceName::Yahoo => {
-                let settings = self.config.sources.yahoo.settings().usage()?;
-                Arc::new(YahooSource::new(settings, Arc::clone(&self.clock)).context("[sources.yahoo]").usage()?)
-            }
-            SourceName::Mt5Bridge => {
-                let Some(settings) = self.config.sources.mt5_bridge.settings().usage()? else {
-                    return Err(anyhow::anyhow!("[sources.mt5_bridge] url is not set")).usage();
-                };
-                Arc::new(
-                    Mt5Bridge::with_clock(settings, Arc::clone(&self.clock)).context("[sources.mt5_bridge]").usage()?,
-                )
-            }
-        })
+/// The sources of `list` as a chain (see [`App::source`]).
+///
+/// # Errors
+/// As [`App::source`].
+fn source_chain(config: &Config, clock: &Arc<dyn Clock>, list: &str) -> CliResult<SourceChain> {
+    let names = config.check_sources(list).with_context(|| format!("source {list:?}")).usage()?;
+    let mut sources: Vec<Arc<dyn MarketDataSource>> = Vec::with_capacity(names.len());
+    for name in names {
+        sources.push(one_source(config, clock, name)?);
     }
+    Ok(SourceChain::new(sources))
+}
+
+fn one_source(config: &Config, clock: &Arc<dyn Clock>, name: SourceName) -> CliResult<Arc<dyn MarketDataSource>> {
+    Ok(match name {
+        SourceName::Synthetic => {
+            let end = match config.collector.synthetic_end.trim() {
+                "now" => None,
+                text => Some(parse_utc(text).context("[collector] synthetic_end").usage()?),
+            };
+            Arc::new(SyntheticSource::new(config.collector.synthetic_seed).with_end(end))
+        }
+        SourceName::Sample => Arc::new(SampleSource::new()),
+        SourceName::Yahoo => {
+            let settings = config.sources.yahoo.settings().usage()?;
+            Arc::new(YahooSource::new(settings, Arc::clone(clock)).context("[sources.yahoo]").usage()?)
+        }
+        SourceName::Mt5Bridge => {
+            let Some(settings) = config.sources.mt5_bridge.settings().usage()? else {
+                return Err(anyhow::anyhow!("[sources.mt5_bridge] url is not set")).usage();
+            };
+            Arc::new(Mt5Bridge::with_clock(settings, Arc::clone(clock)).context("[sources.mt5_bridge]").usage()?)
+        }
+    })
 }
 
 /// The broker of `[broker] backend` as its concrete type: the order daemon feeds each its own
@@ -378,14 +384,8 @@ impl Broker {
 /// now (see [`App::data_clock`]).
 fn replay_clock(config: &Config, clock: &Arc<dyn Clock>) -> Arc<dyn Clock> {
     let now = clock.now();
-    let replay_end = match config.collector.source.trim() {
-        "sample" => SampleSource::new().data_end(),
-        "synthetic" => match config.collector.synthetic_end.trim() {
-            "now" => None,
-            text => parse_utc(text).ok(),
-        },
-        _ => None,
-    };
+    // A configuration error here is reported by the command that uses the source.
+    let replay_end = source_chain(config, clock, &config.collector.source).ok().and_then(|c| c.data_end());
     match replay_end {
         Some(end) if end < now => {
             tracing::debug!(%end, "the collector's source is a replay: reading the market as of its end");

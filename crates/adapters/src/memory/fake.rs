@@ -32,6 +32,25 @@ impl InMemoryOhlcvRepository {
     fn write(&self) -> std::sync::RwLockWriteGuard<'_, BTreeMap<SeriesKey, OhlcvSeries>> {
         self.series.write().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
+
+    /// Merges `series` into the stored one with `merge` (upsert or fill).
+    fn store(
+        &self,
+        series: &OhlcvSeries,
+        merge: fn(&mut OhlcvSeries, &OhlcvSeries) -> Result<WriteSummary, RepositoryError>,
+    ) -> Result<WriteSummary, RepositoryError> {
+        if series.is_empty() {
+            return Ok(WriteSummary::default());
+        }
+        let mut map = self.write();
+        match map.get_mut(series.key()) {
+            Some(stored) => merge(stored, series),
+            None => {
+                map.insert(series.key().clone(), series.clone());
+                Ok(WriteSummary { inserted: series.len() as u64, ..WriteSummary::default() })
+            }
+        }
+    }
 }
 
 #[async_trait]
@@ -45,31 +64,11 @@ impl OhlcvDataRepository for InMemoryOhlcvRepository {
     }
 
     async fn upsert(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
-        if series.is_empty() {
-            return Ok(WriteSummary::default());
-        }
-        let mut map = self.write();
-        match map.get_mut(series.key()) {
-            Some(stored) => merge_into(stored, series),
-            None => {
-                map.insert(series.key().clone(), series.clone());
-                Ok(WriteSummary { inserted: series.len() as u64, ..WriteSummary::default() })
-            }
-        }
+        self.store(series, merge_into)
     }
 
     async fn fill(&self, series: &OhlcvSeries) -> Result<WriteSummary, RepositoryError> {
-        if series.is_empty() {
-            return Ok(WriteSummary::default());
-        }
-        let mut map = self.write();
-        match map.get_mut(series.key()) {
-            Some(stored) => fill_into(stored, series),
-            None => {
-                map.insert(series.key().clone(), series.clone());
-                Ok(WriteSummary { inserted: series.len() as u64, ..WriteSummary::default() })
-            }
-        }
+        self.store(series, fill_into)
     }
 
     async fn delete_range(&self, key: &SeriesKey, range: TimeRange) -> Result<u64, RepositoryError> {

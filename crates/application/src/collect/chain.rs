@@ -240,11 +240,12 @@ mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
 
     use axia_domain::ports::MockMarketDataSource;
-    use axia_domain::{Bar, MarketCalendar, Symbol, Timeframe};
+    use axia_domain::{Symbol, Timeframe};
     use chrono::TimeZone;
     use rstest::rstest;
 
     use super::*;
+    use crate::collect::tests::series_in;
 
     fn key() -> SeriesKey {
         SeriesKey::new(Symbol::new("EURUSD").unwrap(), Timeframe::H1)
@@ -256,15 +257,6 @@ mod tests {
             Utc.with_ymd_and_hms(2025, 9, 1, 6, 0, 0).unwrap(),
         )
         .unwrap()
-    }
-
-    fn bars(key: &SeriesKey, range: TimeRange) -> OhlcvSeries {
-        let cal = MarketCalendar::default_for(&key.symbol);
-        let bars = cal
-            .trading_opens(range.start(), range.end(), key.timeframe)
-            .map(|open| Bar::new(open, 1.1, 1.2, 1.0, 1.15, 10).unwrap())
-            .collect();
-        OhlcvSeries::new(key.clone(), bars).unwrap()
     }
 
     fn unavailable(name: &str) -> SourceError {
@@ -292,8 +284,10 @@ mod tests {
     #[tokio::test]
     async fn the_first_source_that_answers_serves_and_the_rest_are_not_asked() {
         let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
-        let chain =
-            SourceChain::new(vec![source("a", &a, |k, r| Ok(bars(k, r))), source("b", &b, |k, r| Ok(bars(k, r)))]);
+        let chain = SourceChain::new(vec![
+            source("a", &a, |k, r| Ok(series_in(k, r))),
+            source("b", &b, |k, r| Ok(series_in(k, r))),
+        ]);
         let served = chain.fetch_with(&key(), range(), RETRY).await.unwrap();
         assert_eq!((served.source.as_str(), served.series.len(), served.failed.len()), ("a", 6, 0));
         assert_eq!((a.load(Ordering::SeqCst), b.load(Ordering::SeqCst)), (1, 0));
@@ -311,7 +305,7 @@ mod tests {
         let failing = error.clone();
         let chain = SourceChain::new(vec![
             source("a", &a, move |_, _| Err(failing.clone())),
-            source("b", &b, |k, r| Ok(bars(k, r))),
+            source("b", &b, |k, r| Ok(series_in(k, r))),
         ]);
         let served = chain.fetch_with(&key(), range(), RETRY).await.unwrap();
         assert_eq!(served.source, "b");
@@ -324,8 +318,8 @@ mod tests {
         let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let other = SeriesKey::new(Symbol::new("USDJPY").unwrap(), Timeframe::H1);
         let chain = SourceChain::new(vec![
-            source("a", &a, move |_, r| Ok(bars(&other, r))),
-            source("b", &b, |k, r| Ok(bars(k, r))),
+            source("a", &a, move |_, r| Ok(series_in(&other, r))),
+            source("b", &b, |k, r| Ok(series_in(k, r))),
         ]);
         let served = chain.fetch_with(&key(), range(), RETRY).await.unwrap();
         assert_eq!(served.source, "b");
@@ -367,7 +361,7 @@ mod tests {
         let (a, b) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
         let chain = SourceChain::new(vec![
             source("a", &a, |k, _| Ok(OhlcvSeries::empty(k.clone()))),
-            source("b", &b, move |k, r| Ok(if second_empty { OhlcvSeries::empty(k.clone()) } else { bars(k, r) })),
+            source("b", &b, move |k, r| Ok(if second_empty { OhlcvSeries::empty(k.clone()) } else { series_in(k, r) })),
         ]);
         let served = chain.fetch_filling(&key(), range(), RETRY).await.unwrap();
         assert_eq!(served.as_ref().map(|s| s.source.as_str()), filled_by);

@@ -22,7 +22,8 @@ fn key(sym: &str, tf: Timeframe) -> SeriesKey {
     SeriesKey::new(Symbol::new(sym).unwrap(), tf)
 }
 
-fn series_in(key: &SeriesKey, range: TimeRange) -> OhlcvSeries {
+/// Every trading bar of `key` in `range` (the same prices for each).
+pub(super) fn series_in(key: &SeriesKey, range: TimeRange) -> OhlcvSeries {
     let cal = MarketCalendar::default_for(&key.symbol);
     let bars = cal
         .trading_opens(range.start(), range.end(), key.timeframe)

@@ -3,25 +3,13 @@
 //! command (`AXIA_TEST_AWS_ENDPOINT`, its own bucket, table, queues and topic) and the real Redis
 //! (`AXIA_TEST_REDIS_URL`); an unreachable Redis fails the check (exit 1) naming it.
 
-use std::sync::atomic::{AtomicU32, Ordering};
-
 use axia_adapters::csv_import::SourceTz;
 use axia_tests::fake_mt5_bridge::FakeMt5Bridge;
 use axia_tests::fake_yahoo::FakeYahoo;
 use axia_tests::redis_raw::test_redis_url;
 use serde_json::Value;
 
-use crate::support::{Scratch, stderr};
-
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
-    format!("{prefix}{}x{nanos}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use crate::support::{Scratch, json, stderr, unique};
 
 /// The local AWS server of the test command.
 fn aws_endpoint() -> String {

@@ -4,22 +4,11 @@
 //! (`AXIA_TEST_AWS_ENDPOINT`, its own table per test).
 
 use std::process::Output;
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use axia_tests::redis_raw::{RawRedis, test_redis_url};
 use serde_json::Value;
 
-use crate::support::{Scratch, stderr};
-
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
-    format!("{prefix}{}x{nanos}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use crate::support::{Scratch, json, stderr, unique};
 
 /// Runs `axia args…` with `env`, asserts success and parses stdout as JSON.
 fn ok_json(s: &Scratch, args: &[&str], env: &[(&str, &str)]) -> Value {

@@ -13,24 +13,13 @@
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
-use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DurationRound, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::support::{Scratch, stderr};
-
-fn unique(prefix: &str) -> String {
-    static COUNTER: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).expect("clock").as_nanos();
-    format!("{prefix}{}x{nanos}x{}", std::process::id(), COUNTER.fetch_add(1, Ordering::SeqCst))
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
-}
+use crate::support::{Scratch, json, stderr, unique};
 
 /// The environment of every test: a recent synthetic market and a broker that accepts it.
 fn market_env() -> Vec<(String, String)> {

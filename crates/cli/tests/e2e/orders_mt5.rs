@@ -14,7 +14,7 @@ use axia_tests::fake_mt5_bridge::FakeMt5Bridge;
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-use crate::support::{Scratch, stderr};
+use crate::support::{Scratch, json, stderr};
 
 const TOKEN: &str = "e2e-daemon-token";
 
@@ -39,10 +39,6 @@ fn bridge_env(fake: &FakeMt5Bridge) -> Vec<(String, String)> {
 
 fn pairs(env: &[(String, String)]) -> Vec<(&str, &str)> {
     env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect()
-}
-
-fn json(text: &str) -> Value {
-    serde_json::from_str(text.trim()).unwrap_or_else(|e| panic!("not JSON ({e}): {text}"))
 }
 
 fn ok_json(s: &Scratch, args: &[&str], env: &[(String, String)]) -> Value {
